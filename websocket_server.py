@@ -1,0 +1,8 @@
+"""Start the wsbench WebSocket server: ``python websocket_server.py --help``."""
+
+import sys
+
+from wsbench.server import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Group-commit batching, without I/O: which rows go into the next INSERT and whose they are."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+Sender = TypeVar("Sender", bound=Hashable)
+Row = tuple[str, int]  # (run id, number)
+
+# A row's worst case in a multi-row INSERT: 64-character run id, 20-digit number, quotes, commas.
+MAX_ROW_BYTES = 100
+
+
+def batch_limit(max_batch: int, max_allowed_packet: int) -> int:
+    """The most rows per INSERT that stay well below the server's packet limit."""
+    return max(1, min(max_batch, max_allowed_packet // 2 // MAX_ROW_BYTES))
+
+
+@dataclass
+class Batch(Generic[Sender]):
+    """Rows for one INSERT + COMMIT, and how many of them each sender gave."""
+
+    rows: list[Row] = field(default_factory=list)
+    counts: Counter[Sender] = field(default_factory=Counter)
+
+
+class Batcher(Generic[Sender]):
+    """A FIFO of rows from many senders, cut into batches of at most ``max_batch`` rows."""
+
+    def __init__(self, max_batch: int) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.max_batch = max_batch
+        self._pending: deque[tuple[Sender, Row]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, sender: Sender, row: Row) -> None:
+        """Queue one row for the next batch."""
+        self._pending.append((sender, row))
+
+    def take(self) -> Batch[Sender]:
+        """Remove and return the oldest rows, up to ``max_batch`` of them."""
+        batch: Batch[Sender] = Batch()
+        pending = self._pending
+        for _ in range(min(len(pending), self.max_batch)):
+            sender, row = pending.popleft()
+            batch.rows.append(row)
+            batch.counts[sender] += 1
+        return batch

@@ -1,0 +1,67 @@
+"""The wire protocol, without I/O: parsing client frames and building server frames.
+
+Client to server: one text frame per number, the number in ASCII decimal ("4711", "-3").
+Server to client, JSON text frames:
+    {"hello": {...}}                      once, right after the handshake
+    {"acked": 4711}                       cumulative count of this connection's committed numbers
+    {"error": "not an integer", "frame": 17}   frame 17 (1-based) was rejected, nothing stored
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from typing import Any
+
+BIGINT_MIN = -(2**63)
+BIGINT_MAX = 2**63 - 1
+
+# ASCII only: int() would also take " 7 ", "+5", "1_000" and Unicode digits such as "١٢".
+_DECIMAL = re.compile(r"-?[0-9]+")
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class FrameError(ValueError):
+    """A client frame that is not one number we can store; the message says why."""
+
+
+def parse_number(frame: str | bytes) -> int:
+    """Return the BIGINT held by a text frame, or raise FrameError."""
+    if not isinstance(frame, str):
+        raise FrameError("binary frame: send each number as a text frame")
+    if not frame:
+        raise FrameError("empty frame: send one integer, e.g. 42")
+    if _DECIMAL.fullmatch(frame) is None:
+        raise FrameError("not an integer: send ASCII decimal digits, e.g. 42 or -7")
+    # Checked before int() so a long digit string costs nothing.
+    if len(frame.lstrip("-").lstrip("0")) > 19:
+        raise FrameError("out of range: numbers must fit in a signed 64-bit BIGINT")
+    number = int(frame)
+    if not BIGINT_MIN <= number <= BIGINT_MAX:
+        raise FrameError("out of range: numbers must fit in a signed 64-bit BIGINT")
+    return number
+
+
+def parse_run_id(value: str | None) -> str:
+    """Validate a client's run id, or make a fresh one when there is none."""
+    if value is None or value == "":
+        return "s" + secrets.token_hex(8)
+    if _RUN_ID.fullmatch(value) is None:
+        raise ValueError("run id must be 1-64 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
+def hello_message(**fields: Any) -> str:
+    """The first frame: who the server is and where numbers go."""
+    return json.dumps({"hello": fields}, separators=(",", ":"))
+
+
+def ack_message(acked: int) -> str:
+    """A cumulative acknowledgement."""
+    return f'{{"acked":{acked}}}'
+
+
+def error_message(reason: str, frame: int) -> str:
+    """The answer to a rejected frame."""
+    return json.dumps({"error": reason, "frame": frame}, separators=(",", ":"))
