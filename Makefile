@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MYSQL ?= mysql -u root
+ARGS ?=
+
+.PHONY: run test bench schema lint
+
+run: $(VENV)/.run-installed schema
+	$(PY) websocket_server.py $(ARGS)
+
+test: $(VENV)/.dev-installed
+	$(PY) -m pytest $(ARGS)
+
+bench: $(VENV)/.dev-installed schema
+	$(PY) benchmarks/browser.py $(ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# Applying schema.sql is harmless when it was applied before.
+schema:
+	@$(MYSQL) < schema.sql || { echo "could not apply schema.sql: run it as a MySQL admin, e.g. sudo mysql < schema.sql" >&2; exit 1; }
+
+$(VENV)/.run-installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.run-installed

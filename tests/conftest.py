@@ -1,0 +1,143 @@
+"""Shared fixtures: the real MariaDB, real server processes, real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import mysql.connector
+import pytest
+
+from wsbench.config import DatabaseURL, parse_database_url
+from wsbench.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess
+
+ADMIN_URL = os.environ.get("WSBENCH_TEST_ADMIN_DB", "mysql://root@127.0.0.1:3306/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(what: str) -> None:
+    """A prerequisite is absent: fail in CI, skip locally, and say which."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI=true: a missing prerequisite fails the run)", pytrace=False)
+    pytest.skip(what)
+
+
+def admin_connect(url: DatabaseURL) -> mysql.connector.abstracts.MySQLConnectionAbstract:
+    """A privileged connection that sees what other connections committed."""
+    return mysql.connector.connect(
+        host=url.host,
+        port=url.port,
+        user=url.user,
+        password=url.password,
+        database=url.database,
+        autocommit=True,
+        collation="utf8mb4_general_ci",
+        connection_timeout=5,
+    )
+
+
+def apply_schema(url: DatabaseURL) -> subprocess.CompletedProcess[str]:
+    """Run schema.sql the way the README tells users to, with the mysql client."""
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        missing("the mysql command-line client is not installed (apt-get install mariadb-client)")
+    command = [client, "--protocol=tcp", "-h", url.host, "-P", str(url.port), "-u", url.user]
+    env = dict(os.environ, MYSQL_PWD=url.password)
+    with open(ROOT / "schema.sql") as schema:
+        return subprocess.run(
+            command, stdin=schema, capture_output=True, text=True, env=env, timeout=60
+        )
+
+
+class Database:
+    """The test's view of MariaDB: count and clean up the rows of the runs it made."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self.connection = admin_connect(url)
+        self.run_ids: list[str] = []
+
+    def new_run_id(self) -> str:
+        """A run id of this test session's own, deleted at the end."""
+        run_id = f"pytest-{uuid.uuid4().hex[:16]}"
+        self.run_ids.append(run_id)
+        return run_id
+
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        cursor = self.connection.cursor()
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        cursor.close()
+        return rows
+
+    def count(self, run_id: str) -> int:
+        """Rows committed for a run, as a separate connection sees them."""
+        return self.query("SELECT COUNT(*) FROM test.testing WHERE run_id = %s", run_id)[0][0]
+
+    def numbers(self, run_id: str) -> list[int]:
+        rows = self.query("SELECT number FROM test.testing WHERE run_id = %s ORDER BY id", run_id)
+        return [number for (number,) in rows]
+
+    def cleanup(self) -> None:
+        for run_id in self.run_ids:
+            self.query("DELETE FROM test.testing WHERE run_id = %s", run_id)
+        self.connection.close()
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[Database]:
+    """MariaDB with schema.sql applied; the rows the tests made are deleted afterwards."""
+    url = parse_database_url(ADMIN_URL)
+    try:
+        admin_connect(url).close()
+    except mysql.connector.Error as exc:
+        missing(f"MySQL/MariaDB is not reachable at {url.redacted()}: {exc}")
+    result = apply_schema(url)
+    assert result.returncode == 0, f"schema.sql failed: {result.stderr}"
+    db = Database(url)
+    yield db
+    db.cleanup()
+
+
+@pytest.fixture(scope="session")
+def start_server() -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers with given flags; every one is stopped at the end of the session."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
+        server = ServerProcess(*args, env=env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mysql_server(database: Database, start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    """One server writing to MySQL as the least-privilege user of schema.sql."""
+    return start_server("--db", "mysql://wsbench@127.0.0.1:3306/test")
+
+
+@pytest.fixture(scope="session")
+def null_server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    """One server that stores nothing."""
+    return start_server("--db", "null:")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium, driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,0 +1,251 @@
+"""The real server process against the real MariaDB, over real WebSocket connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from wsbench.harness import SERVER, ServerProcess
+
+from .conftest import Database, apply_schema
+
+
+async def open_run(server: ServerProcess, run_id: str, **kwargs) -> tuple[ClientConnection, dict]:
+    """Connect for a run and return the connection and its hello frame."""
+    websocket = await connect(f"{server.ws_url}/?run={run_id}", compression=None, **kwargs)
+    hello = json.loads(await websocket.recv())["hello"]
+    assert hello["run"] == run_id
+    return websocket, hello
+
+
+async def send_run(
+    server: ServerProcess, run_id: str, frames: Sequence[str | bytes], valid: int
+) -> tuple[list[int], list[dict]]:
+    """Send frames pipelined; return every ack value and error frame until ``valid`` are acked."""
+    websocket, _ = await open_run(server, run_id)
+    async with websocket:
+        for frame in frames:
+            await websocket.send(frame)
+        acks: list[int] = []
+        errors: list[dict] = []
+        async with asyncio.timeout(60):
+            while not acks or acks[-1] < valid or len(errors) < len(frames) - valid:
+                message = json.loads(await websocket.recv())
+                if "acked" in message:
+                    acks.append(message["acked"])
+                else:
+                    errors.append(message)
+    return acks, errors
+
+
+def numbers(n: int) -> list[str]:
+    return [str(i) for i in range(1, n + 1)]
+
+
+async def test_n_numbers_make_exactly_n_rows(mysql_server: ServerProcess, database: Database):
+    run_id = database.new_run_id()
+    acks, errors = await send_run(mysql_server, run_id, numbers(10_000), valid=10_000)
+    assert errors == []
+    assert acks[-1] == 10_000
+    assert database.count(run_id) == 10_000
+    assert database.numbers(run_id) == list(range(1, 10_001))
+
+
+async def test_acks_are_cumulative_and_follow_the_commit(
+    mysql_server: ServerProcess, database: Database
+):
+    run_id = database.new_run_id()
+    websocket, hello = await open_run(mysql_server, run_id)
+    assert (hello["store"], hello["durable"], hello["target"]) == ("mysql", True, "test.testing")
+    acks = []
+    async with websocket:
+        for number in numbers(5000):
+            await websocket.send(number)
+        while not acks or acks[-1] < 5000:
+            acks.append(json.loads(await websocket.recv())["acked"])
+            # Another connection must already see every acknowledged row.
+            assert database.count(run_id) >= acks[-1]
+    assert acks == sorted(set(acks)), "acks must grow strictly"
+    assert len(acks) < 5000, "acks must be grouped, not one per number"
+
+
+@pytest.mark.parametrize("clients", [2, 50])
+async def test_concurrent_connections_each_get_their_own_count(
+    mysql_server: ServerProcess, database: Database, clients: int
+):
+    per_client = 20_000 // clients
+    run_ids = [database.new_run_id() for _ in range(clients)]
+    results = await asyncio.gather(
+        *(send_run(mysql_server, run_id, numbers(per_client), per_client) for run_id in run_ids)
+    )
+    for run_id, (acks, errors) in zip(run_ids, results, strict=True):
+        assert errors == []
+        assert acks[-1] == per_client
+        assert database.count(run_id) == per_client
+
+
+async def test_bad_frames_get_errors_and_the_numbers_around_them_are_stored(
+    mysql_server: ServerProcess, database: Database
+):
+    run_id = database.new_run_id()
+    frames = ["1", "abc", "2", "1.5", "", "99999999999999999999", b"\x00\x01", "3", " 4", "+5", "6"]
+    acks, errors = await send_run(mysql_server, run_id, frames, valid=4)
+    assert acks[-1] == 4
+    assert [error["frame"] for error in errors] == [2, 4, 5, 6, 7, 9, 10]
+    reasons = [error["error"].split(":")[0] for error in errors]
+    assert reasons == [
+        "not an integer",
+        "not an integer",
+        "empty frame",
+        "out of range",
+        "binary frame",
+        "not an integer",
+        "not an integer",
+    ]
+    assert sorted(database.numbers(run_id)) == [1, 2, 3, 6]
+
+
+async def test_an_oversized_frame_closes_only_its_own_connection(
+    mysql_server: ServerProcess, database: Database
+):
+    run_id, other_run = database.new_run_id(), database.new_run_id()
+    websocket, _ = await open_run(mysql_server, run_id)
+    async with websocket:
+        await websocket.send("1" * 2000)
+        await websocket.wait_closed()
+    assert websocket.close_code == 1009  # message too big
+    acks, _ = await send_run(mysql_server, other_run, numbers(10), valid=10)
+    assert acks[-1] == 10
+    assert database.count(run_id) == 0
+
+
+async def test_null_store_acks_and_stores_nothing(null_server: ServerProcess, database: Database):
+    run_id = database.new_run_id()
+    _, hello = await open_run(null_server, run_id)
+    assert (hello["store"], hello["durable"], hello["target"]) == ("null", False, None)
+    acks, _ = await send_run(null_server, run_id, numbers(1000), valid=1000)
+    assert acks[-1] == 1000
+    assert database.count(run_id) == 0
+    assert "NOTHING IS STORED" in null_server.log
+    count = json.load(urllib.request.urlopen(f"{null_server.http_url}/runs/{run_id}"))
+    assert count == {"run": run_id, "store": "null", "rows": None}
+
+
+async def test_run_counts_over_http_with_cors_for_allowed_origins_only(
+    mysql_server: ServerProcess, database: Database
+):
+    run_id = database.new_run_id()
+    await send_run(mysql_server, run_id, numbers(25), valid=25)
+
+    def get(origin: str) -> tuple[dict, str | None]:
+        request = urllib.request.Request(
+            f"{mysql_server.http_url}/runs/{run_id}", headers={"Origin": origin}
+        )
+        with urllib.request.urlopen(request) as response:
+            return json.load(response), response.headers.get("Access-Control-Allow-Origin")
+
+    assert get("null") == ({"run": run_id, "store": "mysql", "rows": 25}, "null")
+    own = f"http://127.0.0.1:{mysql_server.port}"
+    assert get(own)[1] == own
+    assert get("https://evil.example")[1] is None
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{mysql_server.http_url}/runs/not%20valid")
+    assert error.value.code == 400
+
+
+async def test_the_page_is_served(mysql_server: ServerProcess):
+    with urllib.request.urlopen(f"{mysql_server.http_url}/") as response:
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert b"benchmarkResult" in response.read()
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{mysql_server.http_url}/nothing-here")
+    assert error.value.code == 404
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [
+        (None, True),
+        ("null", True),
+        ("http://127.0.0.1:{port}", True),
+        ("http://localhost:{port}", True),
+        ("https://evil.example", False),
+        ("http://127.0.0.1:1", False),
+        ("http://127.0.0.1:{port}.evil.example", False),
+    ],
+)
+async def test_handshakes_from_foreign_origins_are_refused(
+    mysql_server: ServerProcess, database: Database, origin: str | None, accepted: bool
+):
+    origin = origin.format(port=mysql_server.port) if origin else None
+    if accepted:
+        websocket, _ = await open_run(mysql_server, database.new_run_id(), origin=origin)
+        await websocket.close()
+    else:
+        with pytest.raises(InvalidStatus) as refused:
+            await open_run(mysql_server, database.new_run_id(), origin=origin)
+        assert refused.value.response.status_code == 403
+
+
+async def test_a_bad_run_id_is_refused_at_the_handshake(mysql_server: ServerProcess):
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{mysql_server.ws_url}/?run=no%20spaces")
+    assert refused.value.response.status_code == 400
+
+
+def start_failure(*args: str) -> str:
+    """Run the server expecting it to refuse to start; return what it printed."""
+    result = subprocess.run(
+        [sys.executable, str(SERVER), "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, "one line, one message"
+    return result.stderr
+
+
+def test_start_up_without_a_database_server_says_so(database: Database):
+    message = start_failure("--db", "mysql://wsbench@127.0.0.1:1/test")
+    assert "cannot connect to MySQL at 127.0.0.1:1: is it running?" in message
+    assert "systemctl start mariadb" in message
+
+
+def test_start_up_with_a_wrong_password_says_so_without_showing_it(database: Database):
+    message = start_failure("--db", "mysql://wsbench:s3cret-pw@127.0.0.1:3306/test")
+    assert "access denied for MySQL user 'wsbench' at 127.0.0.1:3306" in message
+    assert "mysql -u root < schema.sql" in message
+    assert "s3cret-pw" not in message
+
+
+def test_start_up_without_the_table_says_how_to_create_it(database: Database):
+    database.query("CREATE DATABASE IF NOT EXISTS wsbench_pytest_empty")
+    try:
+        message = start_failure("--db", "mysql://root@127.0.0.1:3306/wsbench_pytest_empty")
+    finally:
+        database.query("DROP DATABASE wsbench_pytest_empty")
+    assert "table wsbench_pytest_empty.testing does not exist" in message
+    assert "create it with `mysql -u root < schema.sql`" in message
+
+
+def test_start_up_without_the_database_says_how_to_create_it(database: Database):
+    message = start_failure("--db", "mysql://root@127.0.0.1:3306/wsbench_no_such_db")
+    assert "database 'wsbench_no_such_db' does not exist" in message
+
+
+def test_schema_is_rerunnable_and_the_server_user_has_least_privilege(database: Database):
+    assert apply_schema(database.url).returncode == 0
+    grants = database.query("SHOW GRANTS FOR 'wsbench'@'127.0.0.1'")
+    privileges = sorted(grant for (grant,) in grants if "testing" in grant)
+    assert privileges == ["GRANT SELECT, INSERT ON `test`.`testing` TO `wsbench`@`127.0.0.1`"]
+    assert all("testing" in grant or "USAGE" in grant for (grant,) in grants)
