@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -58,6 +59,7 @@ class Client:
         self.received = 0
         self.rejected = 0
         self.acked = 0
+        self.acks_sent = 0
         self._failures: list[str] = []
         self._news = asyncio.Event()
 
@@ -82,6 +84,7 @@ class Client:
                 for failure in failures:
                     await self.websocket.send(failure)
                 await self.websocket.send(ack_message(self.acked))
+                self.acks_sent += 1
         except ConnectionClosed:
             pass
 
@@ -118,6 +121,7 @@ class App:
     async def handle(self, websocket: ServerConnection) -> None:
         """Read numbers from one connection until it closes."""
         client = Client(websocket, run_id_of(websocket.request))
+        opened = time.monotonic()
         try:
             await websocket.send(self.hello(client.run_id))
             acks = asyncio.create_task(client.send_acks())
@@ -128,10 +132,12 @@ class App:
         except ConnectionClosed:
             pass
         logger.debug(
-            "run %s closed: %d numbers received, %d acked, %d rejected",
+            "run %s closed after %.3f s: %d numbers received, %d acked in %d acks, %d rejected",
             client.run_id,
+            time.monotonic() - opened,
             client.received,
             client.acked,
+            client.acks_sent,
             client.rejected,
         )
 
