@@ -249,3 +249,14 @@ def test_schema_is_rerunnable_and_the_server_user_has_least_privilege(database: 
     privileges = sorted(grant for (grant,) in grants if "testing" in grant)
     assert privileges == ["GRANT SELECT, INSERT ON `test`.`testing` TO `wsbench`@`127.0.0.1`"]
     assert all("testing" in grant or "USAGE" in grant for (grant,) in grants)
+
+
+def test_start_up_with_an_old_table_says_how_to_replace_it(database: Database):
+    database.query("CREATE DATABASE IF NOT EXISTS wsbench_pytest_old")
+    database.query("CREATE TABLE IF NOT EXISTS wsbench_pytest_old.testing (value INT)")
+    try:
+        message = start_failure("--db", "mysql://root@127.0.0.1:3306/wsbench_pytest_old")
+    finally:
+        database.query("DROP DATABASE wsbench_pytest_old")
+    assert "table wsbench_pytest_old.testing has an old layout" in message
+    assert "RENAME TABLE wsbench_pytest_old.testing TO wsbench_pytest_old.testing_old" in message

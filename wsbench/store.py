@@ -93,8 +93,9 @@ def explain(error: mysql.connector.Error, url: DatabaseURL) -> str:
         return f"MySQL user {url.user!r} may not use {url.database}.{TABLE}: grant it with `{fix}`"
     if error.errno == errorcode.ER_BAD_FIELD_ERROR:
         return (
-            f"table {url.database}.{TABLE} has an old layout ({error.msg}): "
-            f"see 'Upgrading the table' in README.md"
+            f"table {url.database}.{TABLE} has an old layout ({error.msg}): move it aside with "
+            f"`mysql -u root -e 'RENAME TABLE {url.database}.{TABLE} TO "
+            f"{url.database}.{TABLE}_old'`, then run `{fix}`"
         )
     return f"MySQL error {error.errno} at {where}: {error.msg}"
 
