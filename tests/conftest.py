@@ -130,7 +130,9 @@ def null_server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
     return start_server("--db", "null:")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+# open, which would stop the asyncio tests of later modules.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's headless Chromium, driven by Playwright."""
     if not Path(CHROMIUM).exists():
