@@ -2,7 +2,7 @@
 
 import sys
 
-from wsbench.server import main
+from wsbench.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

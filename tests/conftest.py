@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import mysql.connector
@@ -16,6 +19,7 @@ from wsbench.config import DatabaseURL, parse_database_url
 from wsbench.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess
 
 ADMIN_URL = os.environ.get("WSBENCH_TEST_ADMIN_DB", "mysql://root@127.0.0.1:3306/test")
+MYSQL_URL = "mysql://wsbench@127.0.0.1:3306/test"  # the server's own user from schema.sql
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -121,7 +125,44 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture(scope="session")
 def mysql_server(database: Database, start_server: Callable[..., ServerProcess]) -> ServerProcess:
     """One server writing to MySQL as the least-privilege user of schema.sql."""
-    return start_server("--db", "mysql://wsbench@127.0.0.1:3306/test")
+    return start_server("--db", MYSQL_URL)
+
+
+@dataclass
+class Target:
+    """A server with a store behind it, and a way to see that store from outside."""
+
+    name: str
+    server: ServerProcess
+    numbers: Callable[[str], list[int]]
+
+    def count(self, run_id: str) -> int:
+        return len(self.numbers(run_id))
+
+
+@pytest.fixture(scope="session", params=["mysql", "mysql-per-message", "sqlite"])
+def target(
+    request: pytest.FixtureRequest,
+    database: Database,
+    start_server: Callable[..., ServerProcess],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Target:
+    """The same tests against MySQL with group commit, with per-message commit, and SQLite."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "wsbench.db"
+        server = start_server("--db", f"sqlite:///{path}")
+
+        def numbers(run_id: str) -> list[int]:
+            with contextlib.closing(sqlite3.connect(path)) as connection:
+                rows = connection.execute(
+                    "SELECT number FROM testing WHERE run_id = ? ORDER BY id", (run_id,)
+                )
+                return [number for (number,) in rows]
+
+        return Target("sqlite", server, numbers)
+    commit = "per-message" if request.param == "mysql-per-message" else "group"
+    server = start_server("--db", MYSQL_URL, "--commit", commit)
+    return Target(request.param, server, database.numbers)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from websockets.exceptions import InvalidStatus
 
 from wsbench.harness import SERVER, ServerProcess
 
-from .conftest import Database, apply_schema
+from .conftest import Database, Target, apply_schema
 
 
 async def open_run(server: ServerProcess, run_id: str, **kwargs) -> tuple[ClientConnection, dict]:
@@ -51,31 +51,31 @@ def numbers(n: int) -> list[str]:
     return [str(i) for i in range(1, n + 1)]
 
 
-async def test_n_numbers_make_exactly_n_rows(mysql_server: ServerProcess, database: Database):
+async def test_n_numbers_make_exactly_n_rows(target: Target, database: Database):
     run_id = database.new_run_id()
-    acks, errors = await send_run(mysql_server, run_id, numbers(10_000), valid=10_000)
+    acks, errors = await send_run(target.server, run_id, numbers(10_000), valid=10_000)
     assert errors == []
     assert acks[-1] == 10_000
-    assert database.count(run_id) == 10_000
-    assert database.numbers(run_id) == list(range(1, 10_001))
+    assert target.numbers(run_id) == list(range(1, 10_001))
 
 
-async def test_acks_are_cumulative_and_follow_the_commit(
-    mysql_server: ServerProcess, database: Database
-):
+async def test_acks_are_cumulative_and_follow_the_commit(target: Target, database: Database):
     run_id = database.new_run_id()
-    websocket, hello = await open_run(mysql_server, run_id)
-    assert (hello["store"], hello["durable"], hello["target"]) == ("mysql", True, "test.testing")
+    websocket, hello = await open_run(target.server, run_id)
+    store, commit = target.name.split("-", 1)[0], hello["commit"]
+    assert (hello["store"], hello["durable"]) == (store, True)
+    assert commit == ("per-message" if target.name.endswith("per-message") else "group")
     acks = []
     async with websocket:
-        for number in numbers(5000):
+        for number in numbers(3000):
             await websocket.send(number)
-        while not acks or acks[-1] < 5000:
+        while not acks or acks[-1] < 3000:
             acks.append(json.loads(await websocket.recv())["acked"])
             # Another connection must already see every acknowledged row.
-            assert database.count(run_id) >= acks[-1]
+            assert target.count(run_id) >= acks[-1]
     assert acks == sorted(set(acks)), "acks must grow strictly"
-    assert len(acks) < 5000, "acks must be grouped, not one per number"
+    if commit == "group":
+        assert len(acks) < 3000, "acks must be grouped, not one per number"
 
 
 @pytest.mark.parametrize("clients", [2, 50])
@@ -94,11 +94,11 @@ async def test_concurrent_connections_each_get_their_own_count(
 
 
 async def test_bad_frames_get_errors_and_the_numbers_around_them_are_stored(
-    mysql_server: ServerProcess, database: Database
+    target: Target, database: Database
 ):
     run_id = database.new_run_id()
     frames = ["1", "abc", "2", "1.5", "", "99999999999999999999", b"\x00\x01", "3", " 4", "+5", "6"]
-    acks, errors = await send_run(mysql_server, run_id, frames, valid=4)
+    acks, errors = await send_run(target.server, run_id, frames, valid=4)
     assert acks[-1] == 4
     assert [error["frame"] for error in errors] == [2, 4, 5, 6, 7, 9, 10]
     reasons = [error["error"].split(":")[0] for error in errors]
@@ -111,7 +111,7 @@ async def test_bad_frames_get_errors_and_the_numbers_around_them_are_stored(
         "not an integer",
         "not an integer",
     ]
-    assert sorted(database.numbers(run_id)) == [1, 2, 3, 6]
+    assert target.numbers(run_id) == [1, 2, 3, 6]
 
 
 async def test_an_oversized_frame_closes_only_its_own_connection(
@@ -136,38 +136,60 @@ async def test_null_store_acks_and_stores_nothing(null_server: ServerProcess, da
     assert acks[-1] == 1000
     assert database.count(run_id) == 0
     assert "NOTHING IS STORED" in null_server.log
-    count = json.load(urllib.request.urlopen(f"{null_server.http_url}/runs/{run_id}"))
-    assert count == {"run": run_id, "store": "null", "rows": None}
+    assert get(f"{null_server.http_url}/runs/{run_id}")[1] == {
+        "run": run_id,
+        "store": "null",
+        "rows": None,
+    }
 
 
-async def test_run_counts_over_http_with_cors_for_allowed_origins_only(
-    mysql_server: ServerProcess, database: Database
+def http_base(server: ServerProcess, port: str) -> str:
+    """Plain HTTP on the WebSocket port (websockets) or on the HTTP port (aiohttp)."""
+    return f"http://{server.host}:{server.port}" if port == "ws" else server.http_url
+
+
+def get(url: str, origin: str | None = None) -> tuple[int, dict, str | None]:
+    """GET a JSON resource: status, body and the CORS header."""
+    request = urllib.request.Request(url, headers={"Origin": origin} if origin else {})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.load(response), response.headers.get(CORS)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error), error.headers.get(CORS)
+
+
+CORS = "Access-Control-Allow-Origin"
+
+
+@pytest.mark.parametrize("port", ["ws", "http"])
+async def test_run_counts_and_info_over_http_with_cors_for_allowed_origins_only(
+    mysql_server: ServerProcess, database: Database, port: str
 ):
     run_id = database.new_run_id()
     await send_run(mysql_server, run_id, numbers(25), valid=25)
-
-    def get(origin: str) -> tuple[dict, str | None]:
-        request = urllib.request.Request(
-            f"{mysql_server.http_url}/runs/{run_id}", headers={"Origin": origin}
-        )
-        with urllib.request.urlopen(request) as response:
-            return json.load(response), response.headers.get("Access-Control-Allow-Origin")
-
-    assert get("null") == ({"run": run_id, "store": "mysql", "rows": 25}, "null")
-    own = f"http://127.0.0.1:{mysql_server.port}"
-    assert get(own)[1] == own
-    assert get("https://evil.example")[1] is None
-    with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(f"{mysql_server.http_url}/runs/not%20valid")
-    assert error.value.code == 400
+    base = http_base(mysql_server, port)
+    count = {"run": run_id, "store": "mysql", "rows": 25}
+    assert get(f"{base}/runs/{run_id}", "null") == (200, count, "null")
+    for own_port in (mysql_server.port, mysql_server.http_port):
+        own = f"http://localhost:{own_port}"
+        assert get(f"{base}/runs/{run_id}", own) == (200, count, own)
+    assert get(f"{base}/runs/{run_id}", "https://evil.example") == (200, count, None)
+    status, body, _ = get(f"{base}/runs/not%20valid")
+    assert status == 400 and "run id" in body["error"]
+    status, info, cors = get(f"{base}/info", "null")
+    assert (status, cors) == (200, "null")
+    assert info["store"] == "mysql" and info["commit"] == "group" and info["notice"] is None
+    assert (info["ws_port"], info["http_port"]) == (mysql_server.port, mysql_server.http_port)
 
 
-async def test_the_page_is_served(mysql_server: ServerProcess):
-    with urllib.request.urlopen(f"{mysql_server.http_url}/") as response:
+@pytest.mark.parametrize("port", ["ws", "http"])
+async def test_the_page_is_served(mysql_server: ServerProcess, port: str):
+    base = http_base(mysql_server, port)
+    with urllib.request.urlopen(f"{base}/") as response:
         assert response.headers["Content-Type"] == "text/html; charset=utf-8"
         assert b"benchmarkResult" in response.read()
     with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(f"{mysql_server.http_url}/nothing-here")
+        urllib.request.urlopen(f"{base}/nothing-here")
     assert error.value.code == 404
 
 

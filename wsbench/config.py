@@ -11,13 +11,17 @@ from urllib.parse import unquote, urlsplit
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+DEFAULT_HTTP_PORT = 8766
 DEFAULT_DB = "mysql://wsbench@127.0.0.1:3306/test"
 DB_ENV = "WSBENCH_DB"
+# Where numbers go when no database was asked for and no MySQL answers at the default address.
+FALLBACK_DB = "sqlite:///wsbench.db"
 
 
 @dataclass(frozen=True)
 class DatabaseURL:
-    """Where numbers go: ``mysql://user:password@host:port/database`` or ``null:``."""
+    """Where numbers go: ``mysql://user:password@host:port/database``, ``sqlite:///file.db``
+    (``sqlite:////absolute/file.db``) or ``null:``."""
 
     scheme: str
     user: str = "wsbench"
@@ -25,6 +29,7 @@ class DatabaseURL:
     host: str = "127.0.0.1"
     port: int = 3306
     database: str = "test"
+    path: str = ""  # the SQLite file
 
     def __repr__(self) -> str:
         return f"DatabaseURL({self.redacted()!r})"
@@ -33,27 +38,34 @@ class DatabaseURL:
         """The URL as it may be logged: never with the password."""
         if self.scheme == "null":
             return "null:"
+        if self.scheme == "sqlite":
+            return f"sqlite:///{self.path}"
         secret = ":***" if self.password else ""
         return f"mysql://{self.user}{secret}@{self.host}:{self.port}/{self.database}"
 
 
 def parse_database_url(url: str) -> DatabaseURL:
-    """Parse a database URL, raising ValueError with a readable reason."""
+    """Parse a database URL, raising ValueError with a readable reason (never the password)."""
     parts = urlsplit(url.strip())
     if parts.scheme == "null":
         return DatabaseURL(scheme="null")
+    if parts.scheme == "sqlite":
+        # As in SQLAlchemy: sqlite:///relative.db and sqlite:////absolute.db
+        if parts.netloc or not parts.path.startswith("/") or len(parts.path) < 2:
+            raise ValueError("bad SQLite URL: use sqlite:///file.db or sqlite:////absolute/file.db")
+        return DatabaseURL(scheme="sqlite", path=unquote(parts.path[1:]))
     if parts.scheme != "mysql":
         raise ValueError(
-            f"unsupported database URL {url!r}: "
-            "use mysql://user:password@host:port/database or null:"
+            f"unsupported database URL scheme {parts.scheme + ':' if parts.scheme else '(none)'}"
+            " use mysql://user:password@host:port/database, sqlite:///file.db or null:"
         )
     try:
         port = parts.port or 3306
     except ValueError:
-        raise ValueError(f"bad port in database URL {url!r}") from None
+        raise ValueError("bad port in the database URL") from None
     database = unquote(parts.path.lstrip("/")) or "test"
     if "/" in database:
-        raise ValueError(f"bad database name {database!r} in database URL")
+        raise ValueError(f"bad database name {database!r} in the database URL")
     return DatabaseURL(
         scheme="mysql",
         user=unquote(parts.username or "wsbench"),
@@ -80,9 +92,13 @@ class Config:
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    http_port: int = DEFAULT_HTTP_PORT
     db: DatabaseURL = parse_database_url(DEFAULT_DB)
+    db_chosen: bool = False  # by --db or $WSBENCH_DB; if not, SQLite may stand in for MySQL
+    commit: str = "group"
     max_batch: int = 5000
     max_frame: int = 1024
+    max_body: int = 1024
     max_pending: int = 100_000
     verbose: bool = False
 
@@ -118,12 +134,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="TCP port, 0 picks a free one (%(default)s)",
     )
     parser.add_argument(
+        "--http-port",
+        type=_port,
+        default=DEFAULT_HTTP_PORT,
+        help="TCP port of the HTTP endpoint POST /numbers, 0 picks a free one (%(default)s)",
+    )
+    parser.add_argument(
         "--db",
         metavar="URL",
         default=None,
         help=(
-            f"database URL, mysql://user:password@host:port/database or null: "
-            f"to store nothing (default: ${DB_ENV}, else {DEFAULT_DB})"
+            "mysql://user:password@host:port/database, sqlite:///file.db, or null: to store "
+            f"nothing (default: ${DB_ENV}, else {DEFAULT_DB}, else {FALLBACK_DB} when no "
+            "MySQL answers there)"
+        ),
+    )
+    parser.add_argument(
+        "--commit",
+        choices=("group", "per-message"),
+        default="group",
+        help=(
+            "group: one INSERT + COMMIT for whatever has arrived; per-message: one INSERT + "
+            "COMMIT per number, the naive way (%(default)s)"
         ),
     )
     parser.add_argument(
@@ -137,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=Config.max_frame,
         help="largest WebSocket frame accepted, in bytes (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-body",
+        type=_positive_int,
+        default=Config.max_body,
+        help="largest HTTP request body accepted, in bytes (%(default)s)",
     )
     parser.add_argument(
         "--max-pending",
@@ -155,17 +193,21 @@ def load_config(
     environ = os.environ if environ is None else environ
     parser = build_parser()
     args = parser.parse_args(argv)
-    url = args.db or environ.get(DB_ENV) or DEFAULT_DB
+    chosen = args.db or environ.get(DB_ENV)
     try:
-        db = parse_database_url(url)
+        db = parse_database_url(chosen or DEFAULT_DB)
     except ValueError as exc:
         parser.error(str(exc))
     return Config(
         host=args.host,
         port=args.port,
+        http_port=args.http_port,
         db=db,
+        db_chosen=bool(chosen),
+        commit=args.commit,
         max_batch=args.max_batch,
         max_frame=args.max_frame,
+        max_body=args.max_body,
         max_pending=args.max_pending,
         verbose=args.verbose,
     )

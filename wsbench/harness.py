@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +28,31 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LISTENING = re.compile(r"listening on ws://(\S+):(\d+)")
+LISTENING = re.compile(r"listening on ws://(\S+):(\d+) and http://\S+:(\d+)")
 
 
 class ServerProcess:
     """``python websocket_server.py --port 0 ...`` in a child process, its log collected."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
+        prefix: Sequence[str] = (),
+    ) -> None:
         self.lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
-            [sys.executable, str(SERVER), "--port", "0", *args],
-            cwd=ROOT,
+            [*prefix, sys.executable, str(SERVER), "--port", "0", "--http-port", "0", *args],
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
         )
         threading.Thread(target=self._drain, daemon=True).start()
-        self.host, self.port = self._wait_until_listening()
+        self.host, self.port, self.http_port = self._wait_until_listening()
 
     def __enter__(self) -> ServerProcess:
         return self
@@ -60,8 +67,8 @@ class ServerProcess:
 
     @property
     def http_url(self) -> str:
-        """Where the page and the run counts are served."""
-        return f"http://{self.host}:{self.port}"
+        """The HTTP endpoint (POST /numbers); the page and run counts are served here too."""
+        return f"http://{self.host}:{self.http_port}"
 
     @property
     def log(self) -> str:
@@ -86,7 +93,7 @@ class ServerProcess:
             self._lines.put(line)
         self._lines.put(None)
 
-    def _wait_until_listening(self) -> tuple[str, int]:
+    def _wait_until_listening(self) -> tuple[str, int, int]:
         while True:
             try:
                 line = self._lines.get(timeout=30)
@@ -97,7 +104,7 @@ class ServerProcess:
                 self.process.wait()
                 raise RuntimeError("the server exited at start-up:\n" + self.log)
             if match := LISTENING.search(line):
-                return match.group(1), int(match.group(2))
+                return match.group(1), int(match.group(2)), int(match.group(3))
 
 
 def page_url(server: ServerProcess, **params: object) -> str:

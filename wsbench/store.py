@@ -1,10 +1,12 @@
-"""Where committed numbers live: MySQL through mysql-connector-python, or nowhere (``null:``)."""
+"""Where committed numbers live: MySQL, an embedded SQLite file, or nowhere (``null:``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,9 +16,10 @@ import mysql.connector
 from mysql.connector import errorcode
 
 from .batching import Row
-from .config import DatabaseURL
+from .config import FALLBACK_DB, Config, DatabaseURL, parse_database_url
 
 T = TypeVar("T")
+logger = logging.getLogger("wsbench")
 
 TABLE = "testing"
 SCHEMA = Path(__file__).resolve().parent.parent / "schema.sql"
@@ -28,6 +31,10 @@ class StartupError(Exception):
     """The server cannot start; the message names the cause and the command that fixes it."""
 
 
+class DatabaseUnreachable(StartupError):
+    """Nothing answers at the database's address."""
+
+
 class Store(Protocol):
     """What the writer and the server need from a store."""
 
@@ -35,6 +42,7 @@ class Store(Protocol):
     durable: bool
     target: str | None
     max_allowed_packet: int
+    notice: str | None  # what users must be told, on the page and in the log
 
     async def insert(self, rows: Sequence[Row]) -> None:
         """Insert the rows and commit them; raise if they are not committed."""
@@ -50,6 +58,7 @@ class NullStore:
     durable = False
     target = None
     max_allowed_packet = 1 << 30
+    notice = "--db null: NOTHING IS STORED, acks mean received, not committed"
 
     async def insert(self, rows: Sequence[Row]) -> None:
         """Drop the rows."""
@@ -100,31 +109,27 @@ def explain(error: mysql.connector.Error, url: DatabaseURL) -> str:
     return f"MySQL error {error.errno} at {where}: {error.msg}"
 
 
-class MySQLStore:
-    """A MySQL table written through one connection on one thread of its own.
+class ThreadedStore:
+    """A synchronous database driver run on one private thread, so the event loop never blocks.
 
-    The connector is synchronous; its C extension is the fastest way to send a multi-row
-    INSERT, so every call runs on a private thread and the event loop never blocks.
+    One thread also means one connection per role and no locking: calls run one at a time.
     """
 
-    kind = "mysql"
+    kind = "?"
     durable = True
+    target: str | None = None
+    max_allowed_packet = 1 << 30
+    notice: str | None = None
 
-    def __init__(self, url: DatabaseURL) -> None:
-        self.url = url
-        self.target = f"{url.database}.{TABLE}"
-        self.max_allowed_packet = 0
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="wsbench-mysql")
-        self._writer: mysql.connector.abstracts.MySQLConnectionAbstract | None = None
-        self._reader: mysql.connector.abstracts.MySQLConnectionAbstract | None = None
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"wsbench-{self.kind}")
 
-    async def __aenter__(self) -> MySQLStore:
+    async def __aenter__(self) -> ThreadedStore:
         try:
-            await self._call(self._check)
-        except mysql.connector.Error as exc:
-            await self._call(self._close)
-            self._executor.shutdown()
-            raise StartupError(explain(exc, self.url)) from None
+            await self._call(self._open)
+        except BaseException:
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -132,19 +137,43 @@ class MySQLStore:
         self._executor.shutdown()
 
     async def insert(self, rows: Sequence[Row]) -> None:
-        """Insert the rows as one multi-row INSERT and COMMIT them."""
+        """Insert the rows in one transaction and commit them."""
         await self._call(self._insert, rows)
 
     async def count_rows(self, run_id: str) -> int | None:
-        """How many rows a run has, as another connection sees them."""
+        """How many committed rows a run has."""
         return await self._call(self._count, run_id)
 
     async def _call(self, function: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
-    # Everything below runs on the store's own thread.
+    # Run on the store's thread; raise StartupError from _open when the store is unusable.
+    def _open(self) -> None:
+        raise NotImplementedError
 
-    def _connect(self, autocommit: bool) -> mysql.connector.abstracts.MySQLConnectionAbstract:
+    def _insert(self, rows: Sequence[Row]) -> None:
+        raise NotImplementedError
+
+    def _count(self, run_id: str) -> int:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+class MySQLStore(ThreadedStore):
+    """A MySQL table, written through the connector's C extension (the fastest multi-row INSERT)."""
+
+    kind = "mysql"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        super().__init__()
+        self.url = url
+        self.target = f"{url.database}.{TABLE}"
+        self._writer: MySQLConnection | None = None
+        self._reader: MySQLConnection | None = None
+
+    def _connect(self, autocommit: bool) -> MySQLConnection:
         return mysql.connector.connect(
             host=self.url.host,
             port=self.url.port,
@@ -157,26 +186,31 @@ class MySQLStore:
             connection_timeout=5,
         )
 
-    def _check(self) -> None:
-        self._writer = self._connect(autocommit=False)
-        cursor = self._writer.cursor()
-        cursor.execute("SELECT @@max_allowed_packet")
-        (self.max_allowed_packet,) = cursor.fetchone()
-        cursor.execute(f"SELECT run_id, number FROM {TABLE} LIMIT 0")
-        cursor.fetchall()
-        cursor.close()
-        self._writer.rollback()
+    def _open(self) -> None:
+        try:
+            self._writer = self._connect(autocommit=False)
+            cursor = self._writer.cursor()
+            cursor.execute("SELECT @@max_allowed_packet")
+            (self.max_allowed_packet,) = cursor.fetchone()
+            cursor.execute(f"SELECT run_id, number FROM {TABLE} LIMIT 0")
+            cursor.fetchall()
+            cursor.close()
+            self._writer.rollback()
+        except mysql.connector.Error as exc:
+            unreachable = exc.errno in (errorcode.CR_CONN_HOST_ERROR, errorcode.CR_CONNECTION_ERROR)
+            error = DatabaseUnreachable if unreachable else StartupError
+            raise error(explain(exc, self.url)) from None
 
     def _insert(self, rows: Sequence[Row]) -> None:
         if self._writer is None:
             self._writer = self._connect(autocommit=False)
         try:
             cursor = self._writer.cursor()
-            cursor.executemany(INSERT, rows)
+            cursor.executemany(INSERT, rows)  # one multi-row INSERT
             cursor.close()
             self._writer.commit()
         except mysql.connector.Error:
-            self._writer = self._drop(self._writer)
+            self._writer = _close_quietly(self._writer)
             raise
 
     def _count(self, run_id: str) -> int:
@@ -189,27 +223,107 @@ class MySQLStore:
             cursor.close()
             return int(count)
         except mysql.connector.Error:
-            self._reader = self._drop(self._reader)
+            self._reader = _close_quietly(self._reader)
             raise
 
-    @staticmethod
-    def _drop(connection: mysql.connector.abstracts.MySQLConnectionAbstract) -> None:
-        with contextlib.suppress(Exception):
-            connection.close()
-        return None
+    def _close(self) -> None:
+        self._writer = _close_quietly(self._writer)
+        self._reader = _close_quietly(self._reader)
+
+
+SQLITE_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  number     INTEGER NOT NULL,
+  run_id     TEXT    NOT NULL,
+  created_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_run_id ON {TABLE} (run_id);
+"""
+
+
+class SQLiteStore(ThreadedStore):
+    """The same table in an embedded SQLite file: WAL mode, and an fsync at every commit."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str, notice: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.target = f"{path}:{TABLE}"
+        self.notice = notice
+        self._connection: sqlite3.Connection | None = None
+
+    def _open(self) -> None:
+        try:
+            self._connection = sqlite3.connect(self.path)
+            self._connection.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit is on disk before it returns, as with InnoDB's default.
+            self._connection.execute("PRAGMA synchronous = FULL")
+            self._connection.executescript(SQLITE_SCHEMA)
+            self._connection.execute(f"SELECT run_id, number FROM {TABLE} LIMIT 0")
+        except sqlite3.Error as exc:
+            raise StartupError(
+                f"cannot use the SQLite database {self.path!r}: {exc}; check that its directory "
+                "exists and is writable, or choose another file with --db sqlite:///FILE"
+            ) from None
+
+    def _insert(self, rows: Sequence[Row]) -> None:
+        assert self._connection is not None
+        with self._connection:  # one transaction, committed on leaving the block
+            self._connection.executemany(INSERT.replace("%s", "?"), rows)
+
+    def _count(self, run_id: str) -> int:
+        assert self._connection is not None
+        (count,) = self._connection.execute(COUNT.replace("%s", "?"), (run_id,)).fetchone()
+        return int(count)
 
     def _close(self) -> None:
-        for connection in (self._writer, self._reader):
-            if connection is not None:
-                self._drop(connection)
-        self._writer = self._reader = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+MySQLConnection = mysql.connector.abstracts.MySQLConnectionAbstract
+
+
+def _close_quietly(connection: MySQLConnection | None) -> None:
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 @contextlib.asynccontextmanager
-async def open_store(url: DatabaseURL) -> AsyncIterator[Store]:
-    """Open the store a database URL names, checked and ready to write."""
-    if url.scheme == "null":
-        yield NullStore()
-        return
-    async with MySQLStore(url) as store:
+async def open_store(config: Config) -> AsyncIterator[Store]:
+    """Open the store the configuration names, checked and ready to write.
+
+    With no database chosen (no --db, no $WSBENCH_DB) and no MySQL answering at the default
+    address, SQLite stands in, loudly. A database that was chosen and fails is an error.
+    """
+    url = config.db
+    async with contextlib.AsyncExitStack() as stack:
+        store: Store
+        if url.scheme == "null":
+            store = NullStore()
+        elif url.scheme == "sqlite":
+            store = await stack.enter_async_context(SQLiteStore(url.path))
+        else:
+            try:
+                store = await stack.enter_async_context(MySQLStore(url))
+            except DatabaseUnreachable as exc:
+                if config.db_chosen:
+                    raise
+                store = await stack.enter_async_context(fallback_store(url, exc))
         yield store
+
+
+def fallback_store(url: DatabaseURL, reason: Exception) -> SQLiteStore:
+    """The embedded SQLite store that stands in when no MySQL answers."""
+    path = parse_database_url(FALLBACK_DB).path
+    notice = (
+        f"No MySQL answered at {url.host}:{url.port}, so numbers go to SQLite in "
+        f"{os.path.abspath(path)}. To use MySQL: start it, run `{schema_command()}`, and "
+        "restart the server (or choose a database with --db)."
+    )
+    logger.debug("MySQL fallback because: %s", reason)
+    return SQLiteStore(path, notice=notice)

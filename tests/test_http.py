@@ -1,0 +1,129 @@
+"""The HTTP side through the real server and the real stores: POST /numbers, one number each."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from wsbench.harness import ServerProcess
+
+from .conftest import Database, Target
+
+TEXT = {"Content-Type": "text/plain"}
+
+
+def counting_connections() -> tuple[aiohttp.TraceConfig, list[int]]:
+    """A trace that counts the TCP connections a client session opens."""
+    opened: list[int] = []
+    trace = aiohttp.TraceConfig()
+
+    async def on_create(session, context, params) -> None:
+        opened.append(1)
+
+    trace.on_connection_create_end.append(on_create)
+    return trace, opened
+
+
+async def test_n_posts_make_n_rows_over_few_connections(target: Target, database: Database):
+    run_id = database.new_run_id()
+    trace, opened = counting_connections()
+    connector = aiohttp.TCPConnector(limit=4)
+    url = f"{target.server.http_url}/numbers?run={run_id}"
+    async with aiohttp.ClientSession(connector=connector, trace_configs=[trace]) as session:
+
+        async def post(number: int) -> dict:
+            async with session.post(url, data=str(number), headers=TEXT) as response:
+                assert response.status == 200, await response.text()
+                return await response.json()
+
+        answers = await asyncio.gather(*(post(i) for i in range(1, 1001)))
+    assert answers == [{"acked": 1}] * 1000
+    assert sorted(target.numbers(run_id)) == list(range(1, 1001))
+    assert len(opened) <= 4, "keep-alive: connections are reused"
+
+
+async def test_a_post_is_answered_only_after_its_commit(target: Target, database: Database):
+    run_id = database.new_run_id()
+    async with aiohttp.ClientSession() as session:
+        for number in range(1, 51):
+            async with session.post(
+                f"{target.server.http_url}/numbers?run={run_id}", data=str(number), headers=TEXT
+            ) as response:
+                assert response.status == 200
+            assert target.count(run_id) == number  # visible from another connection already
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "reason"),
+    [
+        ("abc", TEXT, 400, "not an integer"),
+        ("1.5", TEXT, 400, "not an integer"),
+        ("", TEXT, 400, "empty frame"),
+        ("99999999999999999999", TEXT, 400, "out of range"),
+        (b"\xff\xfe", TEXT, 400, "not UTF-8"),
+        ("7", {"Content-Type": "application/json"}, 415, "Content-Type must be text/plain"),
+        ("7", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "text/plain"),
+        ("1" * 5000, TEXT, 413, "body over 1024 bytes"),
+    ],
+)
+async def test_bad_posts_get_a_json_error_and_store_nothing(
+    mysql_server: ServerProcess,
+    database: Database,
+    body: str | bytes,
+    headers: dict,
+    status: int,
+    reason: str,
+):
+    run_id = database.new_run_id()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{mysql_server.http_url}/numbers?run={run_id}", data=body, headers=headers
+        ) as response,
+    ):
+        assert response.status == status
+        assert reason in (await response.json())["error"]
+    assert database.count(run_id) == 0
+
+
+async def test_a_bad_run_id_is_refused(mysql_server: ServerProcess):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{mysql_server.http_url}/numbers?run=a%20b", data="1", headers=TEXT) as r,
+    ):
+        assert r.status == 400
+
+
+async def test_cors_admits_the_pages_origins_and_refuses_foreign_writes(
+    mysql_server: ServerProcess, database: Database
+):
+    run_id = database.new_run_id()
+    url = f"{mysql_server.http_url}/numbers?run={run_id}"
+    allowed = ["null", f"http://127.0.0.1:{mysql_server.port}", mysql_server.http_url]
+    async with aiohttp.ClientSession() as session:
+        for origin in allowed:
+            async with session.post(url, data="1", headers={**TEXT, "Origin": origin}) as response:
+                assert response.status == 200
+                assert response.headers["Access-Control-Allow-Origin"] == origin
+        foreign = {**TEXT, "Origin": "https://evil.example"}
+        async with session.post(url, data="1", headers=foreign) as response:
+            assert response.status == 403
+            assert "Access-Control-Allow-Origin" not in response.headers
+        async with session.get(f"{mysql_server.http_url}/info", headers=foreign) as response:
+            assert response.status == 200
+            assert "Access-Control-Allow-Origin" not in response.headers
+    assert database.count(run_id) == len(allowed)
+
+
+async def test_null_store_over_http_acks_and_stores_nothing(
+    null_server: ServerProcess, database: Database
+):
+    run_id = database.new_run_id()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{null_server.http_url}/numbers?run={run_id}", data="5", headers=TEXT) as r,
+    ):
+        assert (r.status, await r.json()) == (200, {"acked": 1})
+    assert database.count(run_id) == 0

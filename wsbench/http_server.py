@@ -1,0 +1,152 @@
+"""The HTTP side, for comparison: ``POST /numbers`` answered after the commit, over keep-alive.
+
+Served by aiohttp: a real HTTP/1.1 server with keep-alive and request bodies, which the
+``process_request`` hook of websockets is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from .protocol import FrameError, parse_number, parse_run_id
+from .service import Service
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class NotStored(Exception):
+    """The writer could not commit the number."""
+
+
+class PendingNumber:
+    """One request's number, waiting for the commit that holds it."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def committed(self, count: int) -> None:
+        """The number is committed: answer 200."""
+        if not self.done.done():  # the client may have gone away
+            self.done.set_result(None)
+
+    def failed(self, count: int, reason: str) -> None:
+        """The number is not committed: answer 503."""
+        if not self.done.done():
+            self.done.set_exception(NotStored(reason))
+
+
+def error(status: http.HTTPStatus, message: str) -> web.Response:
+    """A JSON error answer."""
+    return web.json_response({"error": message}, status=status.value)
+
+
+class HttpServer:
+    """``POST /numbers`` through the shared writer; also the page, ``/info`` and ``/runs/<id>``."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.app = web.Application(middlewares=[self.cors], client_max_size=service.config.max_body)
+        self.app.add_routes(
+            [
+                web.get("/", self.page),
+                web.get("/websocket.html", self.page),
+                web.get("/info", self.info),
+                web.get("/runs/{run_id}", self.runs),
+                web.post("/numbers", self.post_number),
+                web.options("/numbers", self.preflight),
+            ]
+        )
+
+    @contextlib.asynccontextmanager
+    async def serve(self) -> AsyncIterator[int]:
+        """Listen until the context exits, finishing requests in flight; yield the port."""
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.service.config.host, self.service.config.http_port)
+            await site.start()
+            yield runner.addresses[0][1]
+        finally:
+            await runner.cleanup()
+
+    @web.middleware
+    async def cors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Refuse writes from foreign pages; add CORS headers for the allowed ones."""
+        origin = request.headers.get("Origin")
+        allowed = origin is None or origin in self.service.origins
+        if request.method == "POST" and not allowed:
+            # A cross-site form or fetch can POST text/plain without a preflight: refuse it.
+            response: web.StreamResponse = error(http.HTTPStatus.FORBIDDEN, "origin not allowed")
+        else:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:  # routing errors: 404, 405
+                response = error(http.HTTPStatus(exc.status), exc.reason)
+        for name, value in self.service.cors_headers(origin):
+            response.headers[name] = value
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def post_number(self, request: web.Request) -> web.Response:
+        """Commit one number; answer only once it is committed."""
+        try:
+            run_id = parse_run_id(request.query.get("run"))
+        except ValueError as exc:
+            return error(http.HTTPStatus.BAD_REQUEST, str(exc))
+        if request.content_type != "text/plain":
+            return error(
+                http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                f"Content-Type must be text/plain, not {request.content_type}",
+            )
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            limit = self.service.config.max_body
+            return error(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {limit} bytes")
+        try:
+            number = parse_number(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            return error(http.HTTPStatus.BAD_REQUEST, "not an integer: the body is not UTF-8")
+        except FrameError as exc:
+            return error(http.HTTPStatus.BAD_REQUEST, str(exc))
+        writer = self.service.writer
+        if writer.full:
+            await writer.wait_for_room()
+        pending = PendingNumber()
+        writer.submit(pending, (run_id, number))
+        try:
+            await pending.done
+        except NotStored as exc:
+            return error(http.HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
+        return web.json_response({"acked": 1})
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        """CORS preflight, for clients that send one; the page's plain-text POSTs need none."""
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "600",
+            },
+        )
+
+    async def page(self, request: web.Request) -> web.Response:
+        """The benchmark page."""
+        return web.Response(body=self.service.page, content_type="text/html", charset="utf-8")
+
+    async def info(self, request: web.Request) -> web.Response:
+        """Where numbers go and how they are committed."""
+        return web.json_response(self.service.info())
+
+    async def runs(self, request: web.Request) -> web.Response:
+        """How many committed rows a run has."""
+        status, body = await self.service.run_count(request.match_info["run_id"])
+        return web.json_response(body, status=status.value)

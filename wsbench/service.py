@@ -1,0 +1,100 @@
+"""What both transports share: the store and its writer, the page, who may call, what we say."""
+
+from __future__ import annotations
+
+import contextlib
+import http
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .batching import batch_limit
+from .config import Config, is_loopback
+from .protocol import parse_run_id
+from .store import StartupError, Store, open_store
+from .writer import GroupCommitWriter
+
+logger = logging.getLogger("wsbench")
+
+PAGE = Path(__file__).resolve().parent.parent / "websocket.html"
+
+
+def allowed_origins(host: str, ports: list[int]) -> list[str | None]:
+    """Origins whose pages may call us: the page's own, and file:// pages while on loopback."""
+    hosts = {f"[{host}]" if ":" in host else host}
+    origins: list[str | None] = [None]  # non-browser clients send no Origin
+    if is_loopback(host):
+        hosts |= {"127.0.0.1", "localhost", "[::1]"}
+        origins.append("null")  # what a page opened from disk sends
+    origins += sorted(f"http://{name}:{port}" for name in hosts for port in ports)
+    return origins
+
+
+class Service:
+    """The store, its writer and the page, shared by the WebSocket and HTTP servers."""
+
+    def __init__(self, config: Config, store: Store, writer: GroupCommitWriter) -> None:
+        self.config = config
+        self.store = store
+        self.writer = writer
+        # Filled in place once both ports are bound; websockets keeps a reference to the list.
+        self.origins: list[str | None] = []
+        self.ws_port = config.port
+        self.http_port = config.http_port
+        try:
+            self.page = PAGE.read_bytes()
+        except OSError as exc:
+            raise StartupError(f"cannot read the page {PAGE}: {exc.strerror}") from None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def start(cls, config: Config) -> AsyncIterator[Service]:
+        """Open the store and start the writer; on exit, commit what is pending and close."""
+        async with open_store(config) as store:
+            max_batch = (
+                1
+                if config.commit == "per-message"
+                else batch_limit(config.max_batch, store.max_allowed_packet)
+            )
+            async with GroupCommitWriter(store, max_batch, config.max_pending) as writer:
+                yield cls(config, store, writer)
+
+    def listening(self, ws_port: int, http_port: int) -> None:
+        """Record the bound ports, which decide the page's own origins."""
+        self.ws_port, self.http_port = ws_port, http_port
+        self.origins[:] = allowed_origins(self.config.host, [ws_port, http_port])
+
+    def info(self) -> dict[str, Any]:
+        """What the server tells every client: where numbers go and how they are committed."""
+        return {
+            "server": "wsbench",
+            "version": __version__,
+            "store": self.store.kind,
+            "target": self.store.target,
+            "durable": self.store.durable,
+            "commit": self.config.commit,
+            "ws_port": self.ws_port,
+            "http_port": self.http_port,
+            "notice": self.store.notice,
+        }
+
+    def cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
+        """CORS headers for an allowed browser origin, none for any other."""
+        if origin is None or origin not in self.origins:
+            return [("Vary", "Origin")]
+        return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+
+    async def run_count(self, run_id: str) -> tuple[http.HTTPStatus, dict[str, Any]]:
+        """``GET /runs/<id>``: how many committed rows a run has."""
+        try:
+            run_id = parse_run_id(run_id)
+        except ValueError as exc:
+            return http.HTTPStatus.BAD_REQUEST, {"error": str(exc)}
+        try:
+            rows = await self.store.count_rows(run_id)
+        except Exception as exc:  # noqa: BLE001 - the caller gets the reason, the server goes on
+            logger.error("counting the rows of run %s failed: %s", run_id, exc)
+            return http.HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"database: {exc}"}
+        return http.HTTPStatus.OK, {"run": run_id, "store": self.store.kind, "rows": rows}
