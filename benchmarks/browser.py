@@ -1,9 +1,10 @@
-"""The page in headless Chromium, against MySQL and against ``--db null:``, several times each.
+"""The benchmark page in headless Chromium, against real servers, several runs per case.
 
-    python benchmarks/browser.py --runs 7 -n 10000 [--json results.json]
+    python benchmarks/browser.py                 # WebSocket pipelined: MySQL vs --db null:
+    python benchmarks/browser.py --compare       # every mode, MySQL group vs per-message commit
 
-Prints the median and min..max elapsed time of each, and how the MySQL runs compare with the
-null-store runs measured alternately in the same session (the transport's floor).
+Each case is measured alternately with the others in the same session, so drift on a noisy
+machine hits them alike. Prints medians with min..max and ratios; --json keeps the raw samples.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import platform
 import statistics
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,95 +26,181 @@ from wsbench import __version__  # noqa: E402
 from wsbench.harness import CHROMIUM, CHROMIUM_ARGS, ServerProcess, page_url, run_page  # noqa: E402
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
+MODES = {
+    "websocket/pipelined": "WebSocket, pipelined",
+    "websocket/one-at-a-time": "WebSocket, one at a time",
+    "http/one-at-a-time": "HTTP, one at a time",
+    "http/concurrent": "HTTP, concurrent",
+}
 
 
-def spread(samples: list[float]) -> str:
+@dataclass
+class Case:
+    """One thing measured: a page mode against one server."""
+
+    label: str
+    server: str  # key into the servers dict
+    mode: str
+    n: int
+    elapsed_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Median numbers per second."""
+        return self.n / statistics.median(self.elapsed_ms) * 1000
+
+
+def spread(values: list[float], digits: int = 1) -> str:
     """``median (min..max)``."""
-    return f"{statistics.median(samples):8.1f}  ({min(samples):.1f}..{max(samples):.1f})"
+    m, lo, hi = statistics.median(values), min(values), max(values)
+    return f"{m:.{digits}f} ({lo:.{digits}f}..{hi:.{digits}f})"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the table; exit 1 if a run fails."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=10_000, help="numbers per run (%(default)s)")
-    parser.add_argument(
-        "--runs", type=int, default=7, help="measured runs per target (%(default)s)"
-    )
-    parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (%(default)s)")
-    parser.add_argument("--mysql", default=MYSQL, help="database URL (%(default)s)")
-    parser.add_argument("--json", metavar="FILE", help="write raw samples and environment")
-    args = parser.parse_args(argv)
-    urls = {"mysql": args.mysql, "null": "null:"}
+def paired_ratio(slow: Case, fast: Case) -> list[float]:
+    """Per-run ratios of per-number time, slow over fast, from runs made side by side."""
+    return [
+        (s / slow.n) / (f / fast.n) for s, f in zip(slow.elapsed_ms, fast.elapsed_ms, strict=True)
+    ]
 
-    samples: dict[str, list[float]] = {name: [] for name in urls}
-    servers = {name: ServerProcess("--db", url) for name, url in urls.items()}
+
+def measure(
+    cases: list[Case], servers: dict[str, list[str]], runs: int, warmup: int
+) -> tuple[dict[str, ServerProcess], str]:
+    """Run every case ``warmup + runs`` times, interleaved; return the servers' info, browser."""
+    started = {name: ServerProcess(*args) for name, args in servers.items()}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for index in range(args.warmup + args.runs):
-                # Alternate the targets so drift on a noisy machine hits both alike.
-                order = list(servers) if index % 2 == 0 else list(reversed(servers))
-                for name in order:
-                    result = run_page(browser, page_url(servers[name], n=args.n, autorun=1))
-                    check(name, result, args.n)
-                    if index >= args.warmup:
-                        samples[name].append(result["elapsed_ms"])
-            browser_version = browser.version
+            for index in range(warmup + runs):
+                order = cases if index % 2 == 0 else cases[::-1]
+                for case in order:
+                    url = page_url(started[case.server], n=case.n, mode=case.mode, autorun=1)
+                    result = run_page(browser, url, timeout_s=600)
+                    check(case, result)
+                    if index >= warmup:
+                        case.elapsed_ms.append(result["elapsed_ms"])
+            version = browser.version
             browser.close()
     finally:
-        for server in servers.values():
+        for server in started.values():
             server.stop()
+    return started, version
+
+
+def check(case: Case, result: dict[str, Any]) -> None:
+    """A run that lost numbers is no benchmark: stop loudly."""
+    stored = None if case.server == "null" else case.n
+    if result["state"] != "done" or result["acked"] != case.n or result["rows_verified"] != stored:
+        raise SystemExit(f"{case.label}: the run failed: {result}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, optionally write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--compare", action="store_true", help="every mode, group vs per-message")
+    parser.add_argument(
+        "-n", type=int, default=10_000, help="numbers per WebSocket run (%(default)s)"
+    )
+    parser.add_argument(
+        "--nhttp", type=int, default=1000, help="numbers per HTTP run (%(default)s)"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per case (%(default)s)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (%(default)s)")
+    parser.add_argument("--mysql", default=MYSQL, help="database URL (%(default)s)")
+    parser.add_argument("--json", metavar="FILE", help="write the raw samples and environment")
+    args = parser.parse_args(argv)
+
+    if args.compare:
+        servers = {
+            "group": ["--db", args.mysql, "--commit", "group"],
+            "per-message": ["--db", args.mysql, "--commit", "per-message"],
+        }
+        cases = [
+            Case(f"{label} [{commit}]", commit, mode, args.nhttp if "http" in mode else args.n)
+            for commit in servers
+            for mode, label in MODES.items()
+        ]
+    else:
+        servers = {"mysql": ["--db", args.mysql], "null": ["--db", "null:"]}
+        cases = [
+            Case(f"WebSocket, pipelined [{name}]", name, "websocket/pipelined", args.n)
+            for name in servers
+        ]
+    _, browser = measure(cases, servers, args.runs, args.warmup)
 
     print(
-        f"wsbench {__version__}: page in Chromium {browser_version}, n = {args.n:,}, "
-        f"{args.runs} runs each after {args.warmup} warm-up"
+        f"wsbench {__version__}, Chromium {browser}, {args.runs} runs per case after "
+        f"{args.warmup} warm-up; medians with (min..max)"
     )
-    print(f"{'target':<8} {'median ms':>10}  (min..max)      numbers/s (median)")
-    for name, values in samples.items():
-        rate = args.n / statistics.median(values) * 1000
-        print(f"{name:<8} {spread(values)}   {rate:,.0f}")
-    ratios = [m / z for m, z in zip(samples["mysql"], samples["null"], strict=True)]
-    print(
-        f"mysql / null (same run, paired): {statistics.median(ratios):.2f}x "
-        f"({min(ratios):.2f}..{max(ratios):.2f}); target: at most 1.15x"
-    )
+    fastest = max(cases, key=lambda case: case.rate)
+    print(f"{'case':<40} {'N':>6}  {'elapsed ms':<26} {'numbers/s':>10}  vs fastest")
+    for case in cases:
+        ratio = paired_ratio(case, fastest)
+        versus = "fastest" if case is fastest else f"fastest is {spread(ratio, 2)}x faster"
+        print(
+            f"{case.label:<40} {case.n:>6}  {spread(case.elapsed_ms):<26} "
+            f"{case.rate:>10,.0f}  {versus}"
+        )
+    if args.compare:
+        group, naive = cases[0], cases[len(MODES)]
+        summary = (
+            "WebSocket pipelined: group commit is {}x faster than per-message commit "
+            "(target: at least 8x)"
+        )
+        print(summary.format(spread(paired_ratio(naive, group), 2)))
+    else:
+        ratio = spread(paired_ratio(cases[0], cases[1]), 2)
+        print(f"MySQL takes {ratio}x the time of the null store (target: at most 1.15x)")
     if args.json:
-        write_json(args, samples, ratios, browser_version)
+        write_json(Path(args.json), args, cases, browser)
     return 0
 
 
-def check(name: str, result: dict[str, Any], n: int) -> None:
-    """A benchmark of a run that lost numbers is worthless: stop loudly."""
-    expected_rows = n if name == "mysql" else None
-    if (
-        result["state"] != "done"
-        or result["acked"] != n
-        or result["rows_verified"] != expected_rows
-    ):
-        raise SystemExit(f"{name} run failed: {result}")
-
-
-def write_json(args: argparse.Namespace, samples: dict, ratios: list, browser: str) -> None:
+def write_json(path: Path, args: argparse.Namespace, cases: list[Case], browser: str) -> None:
     """Raw samples and the environment they were measured in."""
     import mysql.connector
     import websockets
 
     document = {
-        "n": args.n,
         "runs": args.runs,
         "warmup": args.warmup,
-        "samples_ms": samples,
-        "ratio_mysql_over_null": ratios,
+        "cases": [
+            {
+                "label": c.label,
+                "server": c.server,
+                "mode": c.mode,
+                "n": c.n,
+                "elapsed_ms": c.elapsed_ms,
+            }
+            for c in cases
+        ],
         "environment": {
             "wsbench": __version__,
             "python": platform.python_version(),
             "websockets": websockets.__version__,
             "mysql_connector": mysql.connector.__version__,
+            "database": server_version(args.mysql),
             "browser": f"Chromium {browser}",
             "platform": platform.platform(),
         },
     }
-    Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def server_version(url: str) -> str:
+    """The database server's own version string."""
+    import mysql.connector
+
+    from wsbench.config import parse_database_url
+
+    db = parse_database_url(url)
+    connection = mysql.connector.connect(
+        host=db.host, port=db.port, user=db.user, password=db.password, database=db.database
+    )
+    try:
+        return connection.get_server_info() or "unknown"
+    finally:
+        connection.close()
 
 
 if __name__ == "__main__":
