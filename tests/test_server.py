@@ -281,4 +281,4 @@ def test_start_up_with_an_old_table_says_how_to_replace_it(database: Database):
     finally:
         database.query("DROP DATABASE wsbench_pytest_old")
     assert "table wsbench_pytest_old.testing has an old layout" in message
-    assert "RENAME TABLE wsbench_pytest_old.testing TO wsbench_pytest_old.testing_old" in message
+    assert "'Upgrading the table' in README.md" in message

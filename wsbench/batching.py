@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 Sender = TypeVar("Sender", bound=Hashable)
-Row = tuple[str, int]  # (run id, number)
+Row = tuple[str, int, int]  # (run id, sequence number in the run, number)
 
-# A row's worst case in a multi-row INSERT: 64-character run id, 20-digit number, quotes, commas.
-MAX_ROW_BYTES = 100
+# A row's worst case in a multi-row INSERT: 64-character run id, two 20-digit numbers, quotes.
+MAX_ROW_BYTES = 120
 
 
 def batch_limit(max_batch: int, max_allowed_packet: int) -> int:

@@ -100,6 +100,10 @@ class Config:
     max_frame: int = 1024
     max_body: int = 1024
     max_pending: int = 100_000
+    max_connections: int = 2000
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    allow_origins: tuple[str, ...] = ()
     verbose: bool = False
 
 
@@ -182,6 +186,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=Config.max_pending,
         help="numbers waiting for a commit before reading pauses (%(default)s)",
     )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=Config.max_connections,
+        help="open WebSocket connections; beyond it handshakes get 503 (%(default)s)",
+    )
+    parser.add_argument(
+        "--ping-interval",
+        type=float,
+        default=Config.ping_interval,
+        help="seconds between pings that find dead peers (%(default)s)",
+    )
+    parser.add_argument(
+        "--ping-timeout",
+        type=float,
+        default=Config.ping_timeout,
+        help="seconds to wait for a pong before dropping the peer (%(default)s)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help=(
+            "also accept browser pages from this origin, e.g. https://bench.example.com "
+            "(repeatable; the page's own origins are always accepted)"
+        ),
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each connection")
     return parser
 
@@ -209,5 +241,9 @@ def load_config(
         max_frame=args.max_frame,
         max_body=args.max_body,
         max_pending=args.max_pending,
+        max_connections=args.max_connections,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
+        allow_origins=tuple(args.allow_origin),
         verbose=args.verbose,
     )

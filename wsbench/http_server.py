@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .protocol import FrameError, parse_number, parse_run_id
+from .protocol import FrameError, parse_number, parse_run_id, parse_seq
 from .service import Service
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -95,9 +95,12 @@ class HttpServer:
         return response
 
     async def post_number(self, request: web.Request) -> web.Response:
-        """Commit one number; answer only once it is committed."""
+        """Commit one number; answer only once it is committed. A resent (run, seq) is a no-op."""
         try:
-            run_id = parse_run_id(request.query.get("run"))
+            if not request.query.get("run"):
+                raise ValueError("run is required: the id of the run this number belongs to")
+            run_id = parse_run_id(request.query["run"])
+            seq = parse_seq(request.query.get("seq"))
         except ValueError as exc:
             return error(http.HTTPStatus.BAD_REQUEST, str(exc))
         if request.content_type != "text/plain":
@@ -120,7 +123,7 @@ class HttpServer:
         if writer.full:
             await writer.wait_for_room()
         pending = PendingNumber()
-        writer.submit(pending, (run_id, number))
+        writer.submit(pending, (run_id, seq, number))
         try:
             await pending.done
         except NotStored as exc:

@@ -6,11 +6,12 @@ import asyncio
 import errno
 import logging
 import os
+import resource
 import signal
 from collections.abc import Sequence
 
 from . import __version__
-from .config import Config, load_config
+from .config import Config, is_loopback, load_config
 from .http_server import HttpServer
 from .server import WebSocketServer
 from .service import Service
@@ -31,7 +32,10 @@ async def run(config: Config, stop: asyncio.Event) -> None:
         service.listening(ws_port, http_port)
         log_start(service)
         await stop.wait()
-        logger.info("stopping: closing connections, committing what was received")
+        logger.info(
+            "stopping: no new connections; committing and acking what was received, then "
+            "closing connections with 1001 (a second Ctrl-C exits at once)"
+        )
     logger.info("stopped")
 
 
@@ -61,6 +65,38 @@ def log_start(service: Service) -> None:
     )
 
 
+def raise_open_files_limit(connections: int) -> None:
+    """Make room for ``connections`` sockets, or say why there is none."""
+    needed = connections + 256  # HTTP keep-alive connections, the database, the page
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        logger.warning(
+            "the open-files limit is %d (the hard limit), below the %d that --max-connections %d "
+            "needs: raise it (ulimit -Hn %d as root, or LimitNOFILE= in a systemd unit) or "
+            "lower --max-connections",
+            target,
+            needed,
+            connections,
+            needed,
+        )
+    else:
+        logger.info("raised the open-files limit from %d to %d", soft, target)
+
+
+def warn_about_exposure(config: Config) -> None:
+    """A non-loopback address that admits file:// pages lets any local file write numbers."""
+    if not is_loopback(config.host) and "null" in config.allow_origins:
+        logger.warning(
+            "listening on %s, a non-loopback address, and admitting Origin: null: any page opened "
+            "from disk or sandboxed anywhere that reaches this address can send numbers",
+            config.host,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server from the command line; return the exit status."""
     config = load_config(argv)
@@ -70,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("websockets", "aiohttp"):  # not one line per connection or request
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    raise_open_files_limit(config.max_connections)
+    warn_about_exposure(config)
     try:
         asyncio.run(_main(config))
     except StartupError as exc:
@@ -88,7 +126,7 @@ async def _main(config: Config) -> None:
 
     def on_signal() -> None:
         if stop.is_set():
-            logger.warning("second signal: exiting at once")
+            logger.warning("second signal: exiting at once; numbers not yet acked are not stored")
             os._exit(1)
         stop.set()
 

@@ -52,6 +52,15 @@ def parse_run_id(value: str | None) -> str:
     return value
 
 
+def parse_seq(value: str | None) -> int:
+    """Validate an HTTP request's sequence number: the number's position in its run, from 1."""
+    if value is None:
+        raise ValueError("seq is required: the number's position in its run (1, 2, 3, ...)")
+    if _DECIMAL.fullmatch(value) is None or len(value) > 19 or not 1 <= int(value) <= BIGINT_MAX:
+        raise ValueError("seq must be a whole number from 1 to 2^63-1")
+    return int(value)
+
+
 def hello_message(**fields: Any) -> str:
     """The first frame: who the server is and where numbers go."""
     return json.dumps({"hello": fields}, separators=(",", ":"))

@@ -11,9 +11,10 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from .protocol import (
@@ -30,27 +31,55 @@ logger = logging.getLogger("wsbench")
 
 
 class Client:
-    """One WebSocket connection: what it sent, what is committed, and its ack sender."""
+    """One WebSocket connection feeding one run: sequence numbers, commits, and its acks."""
 
     def __init__(self, websocket: ServerConnection, run_id: str) -> None:
         self.websocket = websocket
         self.run_id = run_id
+        self.acked = 0  # committed numbers of the whole run, including earlier connections
+        self.next_seq = 1
         self.received = 0
         self.rejected = 0
-        self.acked = 0
         self.acks_sent = 0
+        self.in_flight = 0  # submitted, neither committed nor failed yet
+        self.superseded = False  # another connection has taken over this run
+        self.settled = asyncio.Event()  # set while nothing is in flight
+        self.settled.set()
         self._failures: list[str] = []
         self._news = asyncio.Event()
+        self._delivered = asyncio.Event()  # set while every ack is on the wire
+        self._delivered.set()
+
+    def resume_after(self, committed: int) -> None:
+        """Continue a run whose first ``committed`` numbers are already stored."""
+        self.acked = committed
+        self.next_seq = committed + 1
+
+    def next_row(self, number: int) -> tuple[str, int, int]:
+        """The row for the run's next number."""
+        row = (self.run_id, self.next_seq, number)
+        self.next_seq += 1
+        self.received += 1
+        self.in_flight += 1
+        self.settled.clear()
+        return row
 
     def committed(self, count: int) -> None:
         """Count newly committed rows; the ack sender reports them."""
         self.acked += count
-        self._news.set()
+        self._settle(count)
 
     def failed(self, count: int, reason: str) -> None:
         """Remember rows that were not committed; the ack sender reports them."""
         self._failures.append(json.dumps({"error": reason, "not_stored": count}))
+        self._settle(count)
+
+    def _settle(self, count: int) -> None:
+        self.in_flight -= count
+        if not self.in_flight:
+            self.settled.set()
         self._news.set()
+        self._delivered.clear()
 
     async def send_acks(self) -> None:
         """Send one cumulative ack per wake-up, however many commits happened meanwhile."""
@@ -64,8 +93,14 @@ class Client:
                     await self.websocket.send(failure)
                 await self.websocket.send(ack_message(self.acked))
                 self.acks_sent += 1
-        except ConnectionClosed:
-            pass
+                if not self._news.is_set():
+                    self._delivered.set()
+        finally:
+            self._delivered.set()  # closed: nothing more can be delivered
+
+    async def acks_delivered(self) -> None:
+        """Wait until the latest ack has been sent."""
+        await self._delivered.wait()
 
 
 class WebSocketServer:
@@ -73,10 +108,13 @@ class WebSocketServer:
 
     def __init__(self, service: Service) -> None:
         self.service = service
+        self.runs: dict[str, Client] = {}  # the connection currently feeding each run
+        self.open_connections = 0
+        self.stopping = False
 
     @contextlib.asynccontextmanager
     async def serve(self) -> AsyncIterator[int]:
-        """Listen until the context exits, then close every connection with 1001; yield the port."""
+        """Listen until the context exits, then stop in order; yield the port."""
         config = self.service.config
         async with serve(
             self.handle,
@@ -86,15 +124,42 @@ class WebSocketServer:
             process_request=self.process_request,
             compression=None,  # tiny frames: deflate costs CPU and memory, saves nothing
             max_size=config.max_frame,
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
         ) as server:
-            yield server.sockets[0].getsockname()[1]
+            try:
+                yield server.sockets[0].getsockname()[1]
+            finally:
+                await self.drain(server)
+        # Leaving serve() closed the remaining connections with 1001 (going away).
+
+    async def drain(self, server: Server) -> None:
+        """Stop taking numbers, commit what was received and ack it, before connections close."""
+        self.stopping = True
+        server.server.close()  # no new connections; handshakes under way get 503
+        await self.service.writer.flush()
+        clients = list(self.runs.values())
+        if clients:
+            delivered = asyncio.gather(*(client.acks_delivered() for client in clients))
+            with contextlib.suppress(TimeoutError):  # a client that stopped reading
+                await asyncio.wait_for(delivered, self.service.config.ping_timeout)
 
     async def handle(self, websocket: ServerConnection) -> None:
-        """Read numbers from one connection until it closes."""
+        """Attach the connection to its run, then read numbers until it closes."""
+        self.open_connections += 1
         client = Client(websocket, run_id_of(websocket.request))
         opened = time.monotonic()
         try:
-            await websocket.send(hello_message(**self.service.info(), run=client.run_id))
+            await self.take_over(client)
+            try:
+                committed = await self.service.store.count_rows(client.run_id)
+            except Exception as exc:  # noqa: BLE001 - the client is told to come back
+                logger.debug("cannot resume run %s: %s", client.run_id, exc)
+                await websocket.close(CloseCode.TRY_AGAIN_LATER, "database unavailable")
+                return
+            client.resume_after(committed or 0)
+            hello = hello_message(**self.service.info(), run=client.run_id, committed=client.acked)
+            await websocket.send(hello)
             acks = asyncio.create_task(client.send_acks())
             try:
                 await self.receive(client)
@@ -102,8 +167,13 @@ class WebSocketServer:
                 acks.cancel()
         except ConnectionClosed:
             pass
+        finally:
+            self.open_connections -= 1
+            if self.runs.get(client.run_id) is client:
+                del self.runs[client.run_id]
         logger.debug(
-            "run %s closed after %.3f s: %d numbers received, %d acked in %d acks, %d rejected",
+            "run %s: connection closed after %.3f s: %d numbers received, "
+            "%d acked in %d acks, %d rejected",
             client.run_id,
             time.monotonic() - opened,
             client.received,
@@ -112,11 +182,26 @@ class WebSocketServer:
             client.rejected,
         )
 
+    async def take_over(self, client: Client) -> None:
+        """Make ``client`` the run's only connection, once the previous one's rows are settled."""
+        # A reconnecting client may arrive before the server noticed its old connection died.
+        while (previous := self.runs.get(client.run_id)) is not None:
+            previous.superseded = True
+            await previous.websocket.close(CloseCode.POLICY_VIOLATION, "run resumed elsewhere")
+            await previous.settled.wait()
+            if self.runs.get(client.run_id) is previous:
+                del self.runs[client.run_id]
+        self.runs[client.run_id] = client
+
     async def receive(self, client: Client) -> None:
         """Parse each frame; queue numbers for the writer, answer bad frames with an error."""
         writer = self.service.writer
         frame = 0
         async for message in client.websocket:
+            if self.stopping or client.superseded:
+                # Not acked, so the client sends it again after reconnecting.
+                await client.websocket.wait_closed()
+                return
             frame += 1
             try:
                 number = parse_number(message)
@@ -124,8 +209,7 @@ class WebSocketServer:
                 client.rejected += 1
                 await client.websocket.send(error_message(str(exc), frame))
                 continue
-            client.received += 1
-            writer.submit(client, (client.run_id, number))
+            writer.submit(client, client.next_row(number))
             if writer.full:
                 await writer.wait_for_room()
 
@@ -138,6 +222,13 @@ class WebSocketServer:
                 run_id_of(request)
             except ValueError as exc:
                 return connection.respond(http.HTTPStatus.BAD_REQUEST, f"{exc}\n")
+            if self.stopping:
+                return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Stopping.\n")
+            if self.open_connections >= self.service.config.max_connections:
+                limit = self.service.config.max_connections
+                return connection.respond(
+                    http.HTTPStatus.SERVICE_UNAVAILABLE, f"Too many connections (limit {limit}).\n"
+                )
             return None
         path = urlsplit(request.path).path
         cors = self.service.cors_headers(request.headers.get("Origin"))

@@ -21,14 +21,15 @@ logger = logging.getLogger("wsbench")
 PAGE = Path(__file__).resolve().parent.parent / "websocket.html"
 
 
-def allowed_origins(host: str, ports: list[int]) -> list[str | None]:
-    """Origins whose pages may call us: the page's own, and file:// pages while on loopback."""
+def allowed_origins(host: str, ports: list[int], extra: tuple[str, ...] = ()) -> list[str | None]:
+    """Origins whose pages may call us: the page's own, file:// pages on loopback, and ``extra``."""
     hosts = {f"[{host}]" if ":" in host else host}
     origins: list[str | None] = [None]  # non-browser clients send no Origin
     if is_loopback(host):
         hosts |= {"127.0.0.1", "localhost", "[::1]"}
         origins.append("null")  # what a page opened from disk sends
     origins += sorted(f"http://{name}:{port}" for name in hosts for port in ports)
+    origins += [origin for origin in extra if origin not in origins]
     return origins
 
 
@@ -64,7 +65,9 @@ class Service:
     def listening(self, ws_port: int, http_port: int) -> None:
         """Record the bound ports, which decide the page's own origins."""
         self.ws_port, self.http_port = ws_port, http_port
-        self.origins[:] = allowed_origins(self.config.host, [ws_port, http_port])
+        self.origins[:] = allowed_origins(
+            self.config.host, [ws_port, http_port], self.config.allow_origins
+        )
 
     def info(self) -> dict[str, Any]:
         """What the server tells every client: where numbers go and how they are committed."""

@@ -23,7 +23,9 @@ logger = logging.getLogger("wsbench")
 
 TABLE = "testing"
 SCHEMA = Path(__file__).resolve().parent.parent / "schema.sql"
-INSERT = f"INSERT INTO {TABLE} (run_id, number) VALUES (%s, %s)"
+# IGNORE: a row whose (run_id, seq) is already there was committed by an earlier try; keeping
+# the first copy makes retries and resends idempotent. It needs only the INSERT privilege.
+INSERT = f"INSERT IGNORE INTO {TABLE} (run_id, seq, number) VALUES (%s, %s, %s)"
 COUNT = f"SELECT COUNT(*) FROM {TABLE} WHERE run_id = %s"
 
 
@@ -33,6 +35,27 @@ class StartupError(Exception):
 
 class DatabaseUnreachable(StartupError):
     """Nothing answers at the database's address."""
+
+
+class StoreUnavailable(Exception):
+    """The database is out of reach for now (restart, killed connection, lock timeout): retry."""
+
+
+# Errors that go away by themselves: the writer keeps its batch and retries.
+TRANSIENT_MYSQL_ERRORS = {
+    errorcode.CR_CONNECTION_ERROR,
+    errorcode.CR_CONN_HOST_ERROR,
+    errorcode.CR_SERVER_GONE_ERROR,
+    errorcode.CR_SERVER_LOST,
+    errorcode.CR_SERVER_LOST_EXTENDED,
+    errorcode.ER_CON_COUNT_ERROR,
+    errorcode.ER_LOCK_DEADLOCK,
+    errorcode.ER_LOCK_WAIT_TIMEOUT,
+    errorcode.ER_QUERY_INTERRUPTED,
+    errorcode.ER_SERVER_SHUTDOWN,
+    1927,  # MariaDB: connection was killed
+    4031,  # disconnected by the server because of inactivity
+}
 
 
 class Store(Protocol):
@@ -102,11 +125,16 @@ def explain(error: mysql.connector.Error, url: DatabaseURL) -> str:
         return f"MySQL user {url.user!r} may not use {url.database}.{TABLE}: grant it with `{fix}`"
     if error.errno == errorcode.ER_BAD_FIELD_ERROR:
         return (
-            f"table {url.database}.{TABLE} has an old layout ({error.msg}): move it aside with "
-            f"`mysql -u root -e 'RENAME TABLE {url.database}.{TABLE} TO "
-            f"{url.database}.{TABLE}_old'`, then run `{fix}`"
+            f"table {url.database}.{TABLE} has an old layout ({error.msg}): upgrade it with the "
+            "three statements under 'Upgrading the table' in README.md"
         )
     return f"MySQL error {error.errno} at {where}: {error.msg}"
+
+
+def is_transient(error: mysql.connector.Error) -> bool:
+    """True for errors that pass by themselves: lost connections, restarts, lock timeouts."""
+    lost = isinstance(error, mysql.connector.InterfaceError | mysql.connector.OperationalError)
+    return lost or error.errno in TRANSIENT_MYSQL_ERRORS or error.errno in (None, -1)
 
 
 class ThreadedStore:
@@ -192,7 +220,7 @@ class MySQLStore(ThreadedStore):
             cursor = self._writer.cursor()
             cursor.execute("SELECT @@max_allowed_packet")
             (self.max_allowed_packet,) = cursor.fetchone()
-            cursor.execute(f"SELECT run_id, number FROM {TABLE} LIMIT 0")
+            cursor.execute(f"SELECT run_id, seq, number FROM {TABLE} LIMIT 0")
             cursor.fetchall()
             cursor.close()
             self._writer.rollback()
@@ -202,16 +230,18 @@ class MySQLStore(ThreadedStore):
             raise error(explain(exc, self.url)) from None
 
     def _insert(self, rows: Sequence[Row]) -> None:
-        if self._writer is None:
-            self._writer = self._connect(autocommit=False)
         try:
+            if self._writer is None:
+                self._writer = self._connect(autocommit=False)
             cursor = self._writer.cursor()
             cursor.executemany(INSERT, rows)  # one multi-row INSERT
             cursor.close()
             self._writer.commit()
-        except mysql.connector.Error:
+        except mysql.connector.Error as exc:
             self._writer = _close_quietly(self._writer)
-            raise
+            if is_transient(exc):
+                raise StoreUnavailable(f"MySQL error {exc.errno}: {exc.msg}") from None
+            raise RuntimeError(explain(exc, self.url)) from None
 
     def _count(self, run_id: str) -> int:
         if self._reader is None:
@@ -236,10 +266,15 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
   id         INTEGER PRIMARY KEY AUTOINCREMENT,
   number     INTEGER NOT NULL,
   run_id     TEXT    NOT NULL,
-  created_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+  seq        INTEGER NOT NULL,
+  created_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+  UNIQUE (run_id, seq)
 );
-CREATE INDEX IF NOT EXISTS {TABLE}_run_id ON {TABLE} (run_id);
 """
+
+
+SQLITE_INSERT = INSERT.replace("INSERT IGNORE", "INSERT OR IGNORE").replace("%s", "?")
+SQLITE_COUNT = COUNT.replace("%s", "?")
 
 
 class SQLiteStore(ThreadedStore):
@@ -261,7 +296,7 @@ class SQLiteStore(ThreadedStore):
             # FULL: a commit is on disk before it returns, as with InnoDB's default.
             self._connection.execute("PRAGMA synchronous = FULL")
             self._connection.executescript(SQLITE_SCHEMA)
-            self._connection.execute(f"SELECT run_id, number FROM {TABLE} LIMIT 0")
+            self._connection.execute(f"SELECT run_id, seq, number FROM {TABLE} LIMIT 0")
         except sqlite3.Error as exc:
             raise StartupError(
                 f"cannot use the SQLite database {self.path!r}: {exc}; check that its directory "
@@ -270,12 +305,17 @@ class SQLiteStore(ThreadedStore):
 
     def _insert(self, rows: Sequence[Row]) -> None:
         assert self._connection is not None
-        with self._connection:  # one transaction, committed on leaving the block
-            self._connection.executemany(INSERT.replace("%s", "?"), rows)
+        try:
+            with self._connection:  # one transaction, committed on leaving the block
+                self._connection.executemany(SQLITE_INSERT, rows)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):  # another process holds the file
+                raise StoreUnavailable(f"SQLite: {exc}") from None
+            raise
 
     def _count(self, run_id: str) -> int:
         assert self._connection is not None
-        (count,) = self._connection.execute(COUNT.replace("%s", "?"), (run_id,)).fetchone()
+        (count,) = self._connection.execute(SQLITE_COUNT, (run_id,)).fetchone()
         return int(count)
 
     def _close(self) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Hashable
 from typing import Protocol
 
-from .batching import Batcher, Row
-from .store import Store
+from .batching import Batch, Batcher, Row
+from .store import Store, StoreUnavailable
 
 logger = logging.getLogger("wsbench")
+
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
 
 
 class Sender(Hashable, Protocol):
@@ -20,7 +24,7 @@ class Sender(Hashable, Protocol):
         """``count`` more of this sender's rows are committed."""
 
     def failed(self, count: int, reason: str) -> None:
-        """``count`` of this sender's rows were not committed."""
+        """``count`` of this sender's rows were not committed and will not be."""
 
 
 class GroupCommitWriter:
@@ -28,6 +32,8 @@ class GroupCommitWriter:
 
     While one batch is being committed, rows keep arriving; they all go into the next one,
     so the number of commits adapts to the database's speed instead of the message rate.
+    When the database is out of reach the batch is kept and retried (inserts are idempotent),
+    so nothing is acknowledged that is not committed and nothing received is dropped.
     """
 
     def __init__(self, store: Store, max_batch: int, max_pending: int) -> None:
@@ -37,7 +43,10 @@ class GroupCommitWriter:
         self._work = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closing = False
+        self._last_failure = ""
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -49,6 +58,11 @@ class GroupCommitWriter:
     def full(self) -> bool:
         """True when senders should wait for room before adding more."""
         return not self._room.is_set()
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting for a batch (not counting the one being committed)."""
+        return len(self._batcher)
 
     async def __aenter__(self) -> GroupCommitWriter:
         self._task = asyncio.create_task(self._run(), name="wsbench-writer")
@@ -64,6 +78,7 @@ class GroupCommitWriter:
     def submit(self, sender: Sender, row: Row) -> None:
         """Queue a row for the next commit."""
         self._batcher.add(sender, row)
+        self._idle.clear()
         self._work.set()
         if len(self._batcher) >= self._max_pending:
             self._room.clear()
@@ -72,10 +87,15 @@ class GroupCommitWriter:
         """Wait until the queue is below its limit: backpressure for fast senders."""
         await self._room.wait()
 
+    async def flush(self) -> None:
+        """Wait until every row submitted so far is committed (or reported as failed)."""
+        await self._idle.wait()
+
     async def _run(self) -> None:
         while True:
             await self._work.wait()
             if not self._batcher:
+                self._idle.set()
                 if self._closing:
                     return
                 self._work.clear()
@@ -83,17 +103,47 @@ class GroupCommitWriter:
             batch = self._batcher.take()
             if len(self._batcher) < self._max_pending:
                 self._room.set()
+            await self._commit(batch)
+
+    async def _commit(self, batch: Batch[Sender]) -> None:
+        """Commit one batch, retrying for as long as the database is out of reach."""
+        outage_start = 0.0
+        retries = 0
+        delay = RETRY_FIRST_S
+        while True:
             try:
                 await self._store.insert(batch.rows)
+                break
+            except StoreUnavailable as exc:
+                if not outage_start:
+                    outage_start = time.monotonic()
+                    logger.warning(
+                        "database outage: %s; holding %d rows and retrying until it is back "
+                        "(clients stay connected; nothing is acked meanwhile)",
+                        exc,
+                        len(batch.rows) + len(self._batcher),
+                    )
+                retries += 1
+                await asyncio.sleep(delay)  # backoff between reconnection attempts
+                delay = min(delay * 2, RETRY_MAX_S)
             except Exception as exc:  # noqa: BLE001 - reported to senders, the writer goes on
-                reason = f"not stored: database error ({exc})"
-                logger.error(
-                    "a batch of %d rows was NOT committed: %s; the senders were told",
-                    len(batch.rows),
-                    exc,
-                )
-                for sender, count in batch.counts.items():
-                    sender.failed(count, reason)
-                continue
-            for sender, count in batch.counts.items():
-                sender.committed(count)
+                self._fail(batch, str(exc))
+                return
+        if outage_start:
+            logger.warning(
+                "database outage over after %.1f s and %d retries; committed %d held rows",
+                time.monotonic() - outage_start,
+                retries,
+                len(batch.rows),
+            )
+        self._last_failure = ""
+        for sender, count in batch.counts.items():
+            sender.committed(count)
+
+    def _fail(self, batch: Batch[Sender], reason: str) -> None:
+        """Tell the senders their rows are not stored; log each new cause once."""
+        if reason != self._last_failure:
+            logger.error("rows NOT committed, the clients were told: %s", reason)
+            self._last_failure = reason
+        for sender, count in batch.counts.items():
+            sender.failed(count, f"not stored: {reason}")
