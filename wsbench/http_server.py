@@ -9,14 +9,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .protocol import FrameError, parse_number, parse_run_id, parse_seq
 from .service import Service
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class QuietBadRequests(logging.Filter):
+    """Drop aiohttp's traceback for each malformed request: the client got its 400 already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, HttpProcessingError)
+
+
+QUIET_BAD_REQUESTS = QuietBadRequests()
 
 
 class NotStored(Exception):
@@ -67,6 +80,7 @@ class HttpServer:
     @contextlib.asynccontextmanager
     async def serve(self) -> AsyncIterator[int]:
         """Listen until the context exits, finishing requests in flight; yield the port."""
+        logging.getLogger("aiohttp.server").addFilter(QUIET_BAD_REQUESTS)
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
@@ -113,6 +127,8 @@ class HttpServer:
         except web.HTTPRequestEntityTooLarge:
             limit = self.service.config.max_body
             return error(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {limit} bytes")
+        except ConnectionResetError:  # the client left before its body was complete
+            return error(http.HTTPStatus.BAD_REQUEST, "the request body was cut short")
         try:
             number = parse_number(body.decode("utf-8"))
         except UnicodeDecodeError:
