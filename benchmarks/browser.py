@@ -50,10 +50,10 @@ class Case:
         return self.n / statistics.median(self.elapsed_ms) * 1000
 
 
-def spread(values: list[float], digits: int = 1) -> str:
-    """``median (min..max)``."""
+def spread(values: list[float], digits: int = 1, unit: str = "") -> str:
+    """``median (min..max)``, with the unit after the median: ``9.80x (6.73..10.52)``."""
     m, lo, hi = statistics.median(values), min(values), max(values)
-    return f"{m:.{digits}f} ({lo:.{digits}f}..{hi:.{digits}f})"
+    return f"{m:.{digits}f}{unit} ({lo:.{digits}f}..{hi:.{digits}f})"
 
 
 def paired_ratio(slow: Case, fast: Case) -> list[float]:
@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(summary.format(spread(paired_ratio(naive, group), 2)))
     else:
-        ratio = spread(paired_ratio(cases[0], cases[1]), 2)
-        print(f"MySQL takes {ratio}x the time of the null store (target: at most 1.15x)")
+        ratio = spread(paired_ratio(cases[0], cases[1]), 2, "x")
+        print(f"\nMySQL takes {ratio} the time of the null store (target: at most 1.15x)")
     if args.json:
         write_json(Path(args.json), args, cases, browser)
     return 0
@@ -198,7 +198,7 @@ def server_version(url: str) -> str:
         host=db.host, port=db.port, user=db.user, password=db.password, database=db.database
     )
     try:
-        return connection.get_server_info() or "unknown"
+        return str(connection.server_info or "unknown")
     finally:
         connection.close()
 

@@ -1,6 +1,6 @@
 """The real page in real headless Chromium, against real servers and the real MariaDB."""
 
-from wsbench.harness import ServerProcess, page_url, run_page
+from wsbench.harness import ServerProcess, open_page, page_url, run_page
 
 from .conftest import Database
 
@@ -54,3 +54,22 @@ def test_page_reports_a_server_that_is_not_running(browser):
 def test_page_rejects_a_bad_n(browser, null_server: ServerProcess):
     result = run_page(browser, page_url(null_server, n="lots", autorun=1))
     assert result["state"] == "error"
+
+
+def test_compare_runs_every_mode_and_every_row_is_there(
+    browser, mysql_server: ServerProcess, database: Database
+):
+    state, results = open_page(browser, page_url(mysql_server, n=500, nhttp=300, autorun="compare"))
+    database.run_ids.extend(result["run"] for result in results)
+    assert state == "done", results
+    assert [(r["transport"], r["mode"]) for r in results] == [
+        ("websocket", "pipelined"),
+        ("websocket", "one-at-a-time"),
+        ("http", "one-at-a-time"),
+        ("http", "concurrent"),
+    ]
+    for result in results:
+        n = 500 if result["transport"] == "websocket" else 300
+        assert (result["n"], result["acked"], result["errors"]) == (n, n, 0)
+        assert result["rows_verified"] == n == database.count(result["run"])
+        assert (result["store"], result["commit"]) == ("mysql", "group")

@@ -29,6 +29,8 @@ class GatedStore:
 
 
 class Recorder:
+    transport = "websocket"
+
     def __init__(self) -> None:
         self.acked = 0
         self.failures: list[tuple[int, str]] = []

@@ -114,15 +114,19 @@ def page_url(server: ServerProcess, **params: object) -> str:
 
 
 def run_page(browser: Any, url: str, timeout_s: float = 120) -> dict[str, Any]:
-    """Open the page in a fresh tab, wait until it is done or failed, return its result."""
+    """Open the page for one run; return its ``benchmarkResult`` with the final ``state``."""
+    state, result = open_page(browser, url, timeout_s)
+    return {**result, "state": state}
+
+
+def open_page(browser: Any, url: str, timeout_s: float = 120) -> tuple[str, Any]:
+    """Open the page in a fresh tab, wait until it is done or failed: (state, benchmarkResult)."""
     page = browser.new_page()
     try:
         page.goto(url)
         page.wait_for_function(
             "['done', 'error'].includes(document.body.dataset.state)", timeout=timeout_s * 1000
         )
-        result = page.evaluate("window.benchmarkResult")
-        result["state"] = page.evaluate("document.body.dataset.state")
-        return result
+        return page.evaluate("document.body.dataset.state"), page.evaluate("window.benchmarkResult")
     finally:
         page.close()

@@ -32,6 +32,14 @@ class QuietBadRequests(logging.Filter):
 QUIET_BAD_REQUESTS = QuietBadRequests()
 
 
+class BadRequest(Exception):
+    """A request that holds no valid number; the message says why."""
+
+    def __init__(self, message: str, status: http.HTTPStatus = http.HTTPStatus.BAD_REQUEST):
+        super().__init__(message)
+        self.status = status
+
+
 class NotStored(Exception):
     """The writer could not commit the number."""
 
@@ -40,6 +48,7 @@ class PendingNumber:
     """One request's number, waiting for the commit that holds it."""
 
     __slots__ = ("done",)
+    transport = "http"
 
     def __init__(self) -> None:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -72,6 +81,7 @@ class HttpServer:
                 web.get("/websocket.html", self.page),
                 web.get("/info", self.info),
                 web.get("/runs/{run_id}", self.runs),
+                web.get("/metrics", self.metrics),
                 web.post("/numbers", self.post_number),
                 web.options("/numbers", self.preflight),
             ]
@@ -111,40 +121,51 @@ class HttpServer:
     async def post_number(self, request: web.Request) -> web.Response:
         """Commit one number; answer only once it is committed. A resent (run, seq) is a no-op."""
         try:
-            if not request.query.get("run"):
-                raise ValueError("run is required: the id of the run this number belongs to")
-            run_id = parse_run_id(request.query["run"])
-            seq = parse_seq(request.query.get("seq"))
-        except ValueError as exc:
-            return error(http.HTTPStatus.BAD_REQUEST, str(exc))
-        if request.content_type != "text/plain":
-            return error(
-                http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                f"Content-Type must be text/plain, not {request.content_type}",
-            )
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            limit = self.service.config.max_body
-            return error(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {limit} bytes")
-        except ConnectionResetError:  # the client left before its body was complete
-            return error(http.HTTPStatus.BAD_REQUEST, "the request body was cut short")
-        try:
-            number = parse_number(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            return error(http.HTTPStatus.BAD_REQUEST, "not an integer: the body is not UTF-8")
-        except FrameError as exc:
-            return error(http.HTTPStatus.BAD_REQUEST, str(exc))
+            row = await self.read_row(request)
+        except BadRequest as exc:
+            self.service.metrics.rejected["http"] += 1
+            return error(exc.status, str(exc))
+        self.service.metrics.received["http"] += 1
         writer = self.service.writer
         if writer.full:
             await writer.wait_for_room()
         pending = PendingNumber()
-        writer.submit(pending, (run_id, seq, number))
+        writer.submit(pending, row)
         try:
             await pending.done
         except NotStored as exc:
             return error(http.HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
         return web.json_response({"acked": 1})
+
+    async def read_row(self, request: web.Request) -> tuple[str, int, int]:
+        """The (run, seq, number) a request carries, or BadRequest saying what is wrong."""
+        try:
+            if not request.query.get("run"):
+                raise ValueError("run is required: the id of the run this number belongs to")
+            run_id = parse_run_id(request.query["run"])
+            seq = parse_seq(request.query.get("seq"))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        if request.content_type != "text/plain":
+            raise BadRequest(
+                f"Content-Type must be text/plain, not {request.content_type}",
+                http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            )
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            limit = self.service.config.max_body
+            raise BadRequest(
+                f"body over {limit} bytes", http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+            ) from None
+        except ConnectionResetError:  # the client left before its body was complete
+            raise BadRequest("the request body was cut short") from None
+        try:
+            return run_id, seq, parse_number(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadRequest("not an integer: the body is not UTF-8") from None
+        except FrameError as exc:
+            raise BadRequest(str(exc)) from None
 
     async def preflight(self, request: web.Request) -> web.Response:
         """CORS preflight, for clients that send one; the page's plain-text POSTs need none."""
@@ -164,6 +185,11 @@ class HttpServer:
     async def info(self, request: web.Request) -> web.Response:
         """Where numbers go and how they are committed."""
         return web.json_response(self.service.info())
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus metrics."""
+        body, content_type = self.service.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def runs(self, request: web.Request) -> web.Response:
         """How many committed rows a run has."""

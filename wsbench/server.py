@@ -33,6 +33,8 @@ logger = logging.getLogger("wsbench")
 class Client:
     """One WebSocket connection feeding one run: sequence numbers, commits, and its acks."""
 
+    transport = "websocket"
+
     def __init__(self, websocket: ServerConnection, run_id: str) -> None:
         self.websocket = websocket
         self.run_id = run_id
@@ -111,6 +113,9 @@ class WebSocketServer:
         self.runs: dict[str, Client] = {}  # the connection currently feeding each run
         self.open_connections = 0
         self.stopping = False
+        service.metrics.gauge(
+            "wsbench_connections_open", "Open WebSocket connections", lambda: self.open_connections
+        )
 
     @contextlib.asynccontextmanager
     async def serve(self) -> AsyncIterator[int]:
@@ -196,6 +201,7 @@ class WebSocketServer:
     async def receive(self, client: Client) -> None:
         """Parse each frame; queue numbers for the writer, answer bad frames with an error."""
         writer = self.service.writer
+        metrics = self.service.metrics
         frame = 0
         async for message in client.websocket:
             if self.stopping or client.superseded:
@@ -207,8 +213,10 @@ class WebSocketServer:
                 number = parse_number(message)
             except FrameError as exc:
                 client.rejected += 1
+                metrics.rejected["websocket"] += 1
                 await client.websocket.send(error_message(str(exc), frame))
                 continue
+            metrics.received["websocket"] += 1
             writer.submit(client, client.next_row(number))
             if writer.full:
                 await writer.wait_for_room()

@@ -12,6 +12,7 @@ from typing import Any
 from . import __version__
 from .batching import batch_limit
 from .config import Config, is_loopback
+from .metrics import Metrics
 from .protocol import parse_run_id
 from .store import StartupError, Store, open_store
 from .writer import GroupCommitWriter
@@ -36,10 +37,14 @@ def allowed_origins(host: str, ports: list[int], extra: tuple[str, ...] = ()) ->
 class Service:
     """The store, its writer and the page, shared by the WebSocket and HTTP servers."""
 
-    def __init__(self, config: Config, store: Store, writer: GroupCommitWriter) -> None:
+    def __init__(
+        self, config: Config, store: Store, writer: GroupCommitWriter, metrics: Metrics
+    ) -> None:
         self.config = config
         self.store = store
         self.writer = writer
+        self.metrics = metrics
+        metrics.gauge("wsbench_queue_depth", "Rows waiting for a commit", lambda: writer.pending)
         # Filled in place once both ports are bound; websockets keeps a reference to the list.
         self.origins: list[str | None] = []
         self.ws_port = config.port
@@ -59,8 +64,9 @@ class Service:
                 if config.commit == "per-message"
                 else batch_limit(config.max_batch, store.max_allowed_packet)
             )
-            async with GroupCommitWriter(store, max_batch, config.max_pending) as writer:
-                yield cls(config, store, writer)
+            metrics = Metrics()
+            async with GroupCommitWriter(store, max_batch, config.max_pending, metrics) as writer:
+                yield cls(config, store, writer, metrics)
 
     def listening(self, ws_port: int, http_port: int) -> None:
         """Record the bound ports, which decide the page's own origins."""

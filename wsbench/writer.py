@@ -9,6 +9,7 @@ from collections.abc import Hashable
 from typing import Protocol
 
 from .batching import Batch, Batcher, Row
+from .metrics import Metrics
 from .store import Store, StoreUnavailable
 
 logger = logging.getLogger("wsbench")
@@ -19,6 +20,8 @@ RETRY_MAX_S = 2.0
 
 class Sender(Hashable, Protocol):
     """Whoever sent rows and wants to hear what became of them."""
+
+    transport: str  # "websocket" or "http", for the metrics
 
     def committed(self, count: int) -> None:
         """``count`` more of this sender's rows are committed."""
@@ -36,8 +39,11 @@ class GroupCommitWriter:
     so nothing is acknowledged that is not committed and nothing received is dropped.
     """
 
-    def __init__(self, store: Store, max_batch: int, max_pending: int) -> None:
+    def __init__(
+        self, store: Store, max_batch: int, max_pending: int, metrics: Metrics | None = None
+    ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._batcher: Batcher[Sender] = Batcher(max_batch)
         self._max_pending = max_pending
         self._work = asyncio.Event()
@@ -103,6 +109,7 @@ class GroupCommitWriter:
             batch = self._batcher.take()
             if len(self._batcher) < self._max_pending:
                 self._room.set()
+            self._metrics.batch_rows.observe(len(batch.rows))
             await self._commit(batch)
 
     async def _commit(self, batch: Batch[Sender]) -> None:
@@ -111,12 +118,14 @@ class GroupCommitWriter:
         retries = 0
         delay = RETRY_FIRST_S
         while True:
+            started = time.perf_counter()
             try:
                 await self._store.insert(batch.rows)
                 break
             except StoreUnavailable as exc:
                 if not outage_start:
                     outage_start = time.monotonic()
+                    self._metrics.outages += 1
                     logger.warning(
                         "database outage: %s; holding %d rows and retrying until it is back "
                         "(clients stay connected; nothing is acked meanwhile)",
@@ -136,8 +145,11 @@ class GroupCommitWriter:
                 retries,
                 len(batch.rows),
             )
+        self._metrics.commit_seconds.observe(time.perf_counter() - started)
         self._last_failure = ""
+        committed = self._metrics.committed
         for sender, count in batch.counts.items():
+            committed[sender.transport] += count
             sender.committed(count)
 
     def _fail(self, batch: Batch[Sender], reason: str) -> None:
@@ -146,4 +158,5 @@ class GroupCommitWriter:
             logger.error("rows NOT committed, the clients were told: %s", reason)
             self._last_failure = reason
         for sender, count in batch.counts.items():
+            self._metrics.not_stored[sender.transport] += count
             sender.failed(count, f"not stored: {reason}")
