@@ -104,7 +104,13 @@ class Config:
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
     allow_origins: tuple[str, ...] = ()
+    workers: int = 1
     verbose: bool = False
+
+    @property
+    def reuse_port(self) -> bool:
+        """Several worker processes share the ports (SO_REUSEPORT)."""
+        return self.workers > 1
 
 
 def _positive_int(text: str) -> int:
@@ -214,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
             "(repeatable; the page's own origins are always accepted)"
         ),
     )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes sharing the ports (SO_REUSEPORT), each with a writer (%(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each connection")
     return parser
 
@@ -230,6 +242,8 @@ def load_config(
         db = parse_database_url(chosen or DEFAULT_DB)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.workers > 1 and 0 in (args.port, args.http_port):
+        parser.error("--workers needs fixed ports: give --port and --http-port other than 0")
     return Config(
         host=args.host,
         port=args.port,
@@ -245,5 +259,6 @@ def load_config(
         ping_interval=args.ping_interval,
         ping_timeout=args.ping_timeout,
         allow_origins=tuple(args.allow_origin),
+        workers=args.workers,
         verbose=args.verbose,
     )

@@ -93,18 +93,26 @@ class ServerProcess:
             self._lines.put(line)
         self._lines.put(None)
 
-    def _wait_until_listening(self) -> tuple[str, int, int]:
+    def wait_for(self, pattern: str | re.Pattern[str], timeout_s: float = 30) -> re.Match[str]:
+        """Wait for the next log line that matches ``pattern``."""
         while True:
             try:
-                line = self._lines.get(timeout=30)
+                line = self._lines.get(timeout=timeout_s)
             except queue.Empty:
-                self.stop()
-                raise RuntimeError("the server did not start in 30 s:\n" + self.log) from None
+                raise RuntimeError(f"no {pattern!r} in {timeout_s} s:\n" + self.log) from None
             if line is None:
                 self.process.wait()
-                raise RuntimeError("the server exited at start-up:\n" + self.log)
-            if match := LISTENING.search(line):
-                return match.group(1), int(match.group(2)), int(match.group(3))
+                raise RuntimeError(f"the server exited before {pattern!r}:\n" + self.log)
+            if match := re.search(pattern, line):
+                return match
+
+    def _wait_until_listening(self) -> tuple[str, int, int]:
+        try:
+            match = self.wait_for(LISTENING)
+        except RuntimeError:
+            self.stop()
+            raise
+        return match.group(1), int(match.group(2)), int(match.group(3))
 
 
 def page_url(server: ServerProcess, **params: object) -> str:

@@ -94,7 +94,8 @@ class HttpServer:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.service.config.host, self.service.config.http_port)
+            config = self.service.config
+            site = web.TCPSite(runner, config.host, config.http_port, reuse_port=config.reuse_port)
             await site.start()
             yield runner.addresses[0][1]
         finally:

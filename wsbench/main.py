@@ -16,6 +16,7 @@ from .http_server import HttpServer
 from .server import WebSocketServer
 from .service import Service
 from .store import StartupError
+from .workers import serve_workers
 
 logger = logging.getLogger("wsbench")
 
@@ -100,16 +101,43 @@ def warn_about_exposure(config: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server from the command line; return the exit status."""
     config = load_config(argv)
+    if config.workers > 1:
+        setup_logging(config, "supervisor")
+        return serve_workers(config, run_worker)
+    return serve_process(config)
+
+
+def run_worker(config: Config, index: int) -> int:
+    """One of several worker processes: it stops on SIGTERM; the supervisor handles the rest."""
+    # A terminal's Ctrl-C or systemd's stop may reach every process as well as the supervisor:
+    # ignore SIGINT and repeated SIGTERMs here; a second signal to the supervisor sends SIGKILL.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return serve_process(config, f"worker {index}", signals=(signal.SIGTERM,), hurry=False)
+
+
+def setup_logging(config: Config, process: str = "") -> None:
+    """One line per event, with the process name when there are several."""
+    prefix = f"{process} " if process else ""
     logging.basicConfig(
         level=logging.DEBUG if config.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
+        format=f"%(asctime)s {prefix}%(levelname)s %(message)s",
     )
     for noisy in ("websockets", "aiohttp"):  # not one line per connection or request
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def serve_process(
+    config: Config,
+    process: str = "",
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+    hurry: bool = True,
+) -> int:
+    """Serve in this process until a signal (a second one exits at once if ``hurry``)."""
+    setup_logging(config, process)
     raise_open_files_limit(config.max_connections)
     warn_about_exposure(config)
     try:
-        asyncio.run(_main(config))
+        asyncio.run(_main(config, signals, hurry))
     except StartupError as exc:
         logger.error("cannot start: %s", exc)
         return 1
@@ -121,16 +149,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-async def _main(config: Config) -> None:
+async def _main(config: Config, signals: tuple[signal.Signals, ...], hurry: bool) -> None:
     stop = asyncio.Event()
 
     def on_signal() -> None:
-        if stop.is_set():
+        if stop.is_set() and hurry:
             logger.warning("second signal: exiting at once; numbers not yet acked are not stored")
             os._exit(1)
         stop.set()
 
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in signals:
         loop.add_signal_handler(signum, on_signal)
     await run(config, stop)

@@ -131,6 +131,7 @@ class WebSocketServer:
             max_size=config.max_frame,
             ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout,
+            reuse_port=config.reuse_port,
         ) as server:
             try:
                 yield server.sockets[0].getsockname()[1]

@@ -1,0 +1,59 @@
+"""``--workers N``: N server processes sharing the ports, started and stopped together."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from types import FrameType
+
+from .config import Config
+
+logger = logging.getLogger("wsbench")
+
+
+def serve_workers(config: Config, worker: Callable[[Config, int], int]) -> int:
+    """Run ``worker(config, index)`` in ``config.workers`` processes until all have exited.
+
+    SIGINT and SIGTERM reach every worker as SIGTERM (each stops gracefully); a second one
+    kills them. If a worker fails, the others are stopped. Returns 0 when every worker exited
+    cleanly.
+    """
+    context = multiprocessing.get_context("spawn")  # no inherited event loop or threads
+    processes = [
+        context.Process(target=worker, args=(config, index), name=f"wsbench-worker-{index}")
+        for index in range(1, config.workers + 1)
+    ]
+    signals = 0
+
+    def stop_all(signum: int | None = None, frame: FrameType | None = None) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 2:
+            logger.warning("second signal: killing the workers; numbers not acked are not stored")
+        for process in processes:
+            if process.pid is not None and process.exitcode is None:
+                os.kill(process.pid, signal.SIGTERM if signals == 1 else signal.SIGKILL)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_all)
+    for process in processes:
+        process.start()
+    logger.info(
+        "started %d workers sharing ports %d and %d", len(processes), config.port, config.http_port
+    )
+    running = list(processes)
+    while running:
+        for sentinel in wait([process.sentinel for process in running]):
+            process = next(p for p in running if p.sentinel == sentinel)
+            process.join()
+            running.remove(process)
+            if process.exitcode != 0 and not signals:
+                logger.error(
+                    "%s exited with status %s: stopping the others", process.name, process.exitcode
+                )
+                stop_all()
+    return 0 if all(process.exitcode == 0 for process in processes) else 1
