@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 import mysql.connector
+from _mysql_connector import MySQLInterfaceError  # the C extension's error; some calls leak it
 from mysql.connector import errorcode
 
 from .batching import Row
@@ -131,10 +132,14 @@ def explain(error: mysql.connector.Error, url: DatabaseURL) -> str:
     return f"MySQL error {error.errno} at {where}: {error.msg}"
 
 
-def is_transient(error: mysql.connector.Error) -> bool:
+def is_transient(error: mysql.connector.Error | MySQLInterfaceError) -> bool:
     """True for errors that pass by themselves: lost connections, restarts, lock timeouts."""
-    lost = isinstance(error, mysql.connector.InterfaceError | mysql.connector.OperationalError)
-    return lost or error.errno in TRANSIENT_MYSQL_ERRORS or error.errno in (None, -1)
+    lost = isinstance(
+        error,
+        mysql.connector.InterfaceError | mysql.connector.OperationalError | MySQLInterfaceError,
+    )
+    errno = getattr(error, "errno", None)
+    return lost or errno in TRANSIENT_MYSQL_ERRORS or errno in (None, -1)
 
 
 class ThreadedStore:
@@ -237,11 +242,16 @@ class MySQLStore(ThreadedStore):
             cursor.executemany(INSERT, rows)  # one multi-row INSERT
             cursor.close()
             self._writer.commit()
-        except mysql.connector.Error as exc:
+        except (mysql.connector.Error, MySQLInterfaceError) as exc:
             self._writer = _close_quietly(self._writer)
+            reason = (
+                f"MySQL error {getattr(exc, 'errno', None)}: {getattr(exc, 'msg', None) or exc}"
+            )
             if is_transient(exc):
-                raise StoreUnavailable(f"MySQL error {exc.errno}: {exc.msg}") from None
-            raise RuntimeError(explain(exc, self.url)) from None
+                raise StoreUnavailable(reason) from None
+            if isinstance(exc, mysql.connector.Error):
+                reason = explain(exc, self.url)
+            raise RuntimeError(reason) from None
 
     def _count(self, run_id: str) -> int:
         if self._reader is None:
