@@ -206,9 +206,9 @@ class WebSocketServer:
         frame = 0
         async for message in client.websocket:
             if self.stopping or client.superseded:
-                # Not acked, so the client sends it again after reconnecting.
-                await client.websocket.wait_closed()
-                return
+                # Dropped and never acked, so the client sends it again after reconnecting.
+                # Reading on lets the closing handshake through the frames still in flight.
+                continue
             frame += 1
             try:
                 number = parse_number(message)
