@@ -1,6 +1,9 @@
 """A WebSocket client for one run: sends numbers pipelined, resumes after drops until all are acked.
 
 result = await send_run("ws://127.0.0.1:8765", "run-1", range(1, 10_001))
+
+For benchmarks (``wsbench.bench``): ``window=1`` sends one number at a time, waiting for its ack;
+``send_times`` records when each number was sent; ``ready`` starts several connections together.
 """
 
 from __future__ import annotations
@@ -39,8 +42,21 @@ async def send_run(
     on_ack: Callable[[ClientConnection, int], object] | None = None,
     max_connections: int = 50,
     timeout_s: float = 120,
+    window: int | None = None,
+    send_times: list[float] | None = None,
+    ready: asyncio.Barrier | None = None,
 ) -> RunResult:
-    """Send every number of a run; after a drop, reconnect and send what is not committed yet."""
+    """Send every number of a run; after a drop, reconnect and send what is not committed yet.
+
+    ``window``: at most this many numbers sent and not yet acked (``None``: no limit, pipelined;
+    ``1``: one at a time). ``send_times``: a list as long as ``numbers``; ``send_times[i]`` is set
+    to ``time.perf_counter()`` just before ``numbers[i]`` is sent (again if it is resent).
+    ``ready``: after the first hello, wait at this barrier before sending anything.
+    """
+    if window is not None and window < 1:
+        raise ValueError("window must be at least 1")
+    if send_times is not None and len(send_times) < len(numbers):
+        raise ValueError("send_times must have room for every number")
     result = RunResult()
     delay = RETRY_FIRST_S
     async with asyncio.timeout(timeout_s):
@@ -50,7 +66,10 @@ async def send_run(
                 async with connect(
                     f"{url}/?run={run_id}", compression=None, origin=origin, open_timeout=10
                 ) as websocket:
-                    await _one_connection(websocket, numbers, result, on_ack)
+                    barrier = ready if result.connections == 1 else None
+                    await _one_connection(
+                        websocket, numbers, result, on_ack, window, send_times, barrier
+                    )
                     return result
             except (ConnectionClosed, OSError, InvalidHandshake, TimeoutError):
                 await asyncio.sleep(delay)  # backoff before reconnecting
@@ -63,13 +82,26 @@ async def _one_connection(
     numbers: Sequence[int | str],
     result: RunResult,
     on_ack: Callable[[ClientConnection, int], object] | None,
+    window: int | None = None,
+    send_times: list[float] | None = None,
+    ready: asyncio.Barrier | None = None,
 ) -> None:
     result.hello = json.loads(await websocket.recv())["hello"]
     start = result.acked = result.hello["committed"]  # the server has these already
+    if ready is not None:
+        await ready.wait()
+    room = asyncio.Event()  # set when an ack or an error may have made room in the window
 
     async def send_rest() -> None:
-        for number in numbers[start:]:
-            await websocket.send(str(number))
+        clock = time.perf_counter
+        for index in range(start, len(numbers)):
+            if window is not None:
+                while index - (result.acked + result.failed) >= window:
+                    room.clear()
+                    await room.wait()
+            if send_times is not None:
+                send_times[index] = clock()
+            await websocket.send(str(numbers[index]))
 
     sender = asyncio.create_task(send_rest())
     try:
@@ -83,5 +115,6 @@ async def _one_connection(
             elif "error" in message:
                 result.errors.append(message)
                 result.failed += message.get("not_stored", 1)
+            room.set()
     finally:
         sender.cancel()
