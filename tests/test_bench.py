@@ -382,3 +382,23 @@ def test_a_progress_bar_on_a_terminal(null_server: ServerProcess, run_prefix: st
     assert "num/s" in terminal or "num]" in terminal  # tqdm's bar, in numbers
     assert "websocket/pipelined run 1/2: 2,000 numbers in" in terminal
     assert "websocket/pipelined run" not in result.stdout
+
+
+def test_the_database_floor_is_timed_in_the_same_session(
+    mysql_server: ServerProcess, database: Database, run_prefix: str
+):
+    result = bench(
+        "--server", mysql_server.ws_url, "-n", "300", "--runs", "2", "--warmup", "0", "--floor",
+        "--db-url", "mysql://wsbench@127.0.0.1:3306/test", "--run-prefix", run_prefix,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    [floor] = [line for line in table_rows(result.stdout) if line.startswith("mysql/executemany ")]
+    assert "300 x 1" in floor and floor.endswith(" 0  verified")
+    assert any(
+        "mysql/executemany" in line and "x faster than" in line or "than mysql/executemany" in line
+        for line in result.stdout.splitlines()
+    )
+    rows = database.query(
+        "SELECT COUNT(*) FROM test.testing WHERE run_id LIKE %s", f"{run_prefix}-%-dbx-%"
+    )
+    assert rows == [(600,)]  # 300 rows in each of the two runs

@@ -41,7 +41,14 @@ DEFAULT_SERVER = "ws://127.0.0.1:8765"
 DEFAULT_DB_URL = "mysql://wsbench@127.0.0.1:3306/test"
 PERCENTILES = (50, 95, 99)
 _RUN_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_SHORT = {"websocket": "ws", "http": "http", "pipelined": "p", "one-at-a-time": "1"}
+_SHORT = {
+    "websocket": "ws",
+    "http": "http",
+    "mysql": "db",
+    "pipelined": "p",
+    "one-at-a-time": "1",
+    "executemany": "x",
+}
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -512,6 +519,53 @@ async def fetch_info(url: str) -> dict[str, Any]:
         return await _get_json(session, f"{url}/info")
 
 
+def _connect(db_url: str, **options: Any) -> Any:
+    """A connection to the database a URL names, as the server makes them."""
+    import mysql.connector
+
+    from .config import parse_database_url
+
+    url = parse_database_url(db_url)
+    return mysql.connector.connect(
+        host=url.host,
+        port=url.port,
+        user=url.user,
+        password=url.password,
+        database=url.database,
+        connection_timeout=5,
+        collation="utf8mb4_general_ci",
+        **options,
+    )
+
+
+async def run_floor(db_url: str, case: Case, run_ids: list[str]) -> RunSample:
+    """The database's floor: the same rows as one executemany + COMMIT, no network client."""
+    from .store import INSERT
+
+    rows = [(run_id, seq, seq) for run_id in run_ids for seq in range(1, case.n + 1)]
+
+    def insert() -> float:
+        connection = _connect(db_url, use_pure=False, autocommit=False)
+        try:
+            cursor = connection.cursor()
+            started = time.perf_counter()
+            cursor.executemany(INSERT, rows)  # one multi-row INSERT, as the server's writer
+            connection.commit()
+            return time.perf_counter() - started
+        finally:
+            connection.close()
+
+    elapsed = await asyncio.to_thread(insert)
+    return RunSample(
+        run_ids=run_ids,
+        sent=len(rows),
+        acked_by_run={run_id: case.n for run_id in run_ids},
+        errors=0,
+        elapsed_s=elapsed,
+        latencies_s=[elapsed] * len(rows),  # every row becomes visible at the one COMMIT
+    )
+
+
 def database_version(store: str | None, db_url: str) -> str:
     """The database server's version: ``SELECT VERSION()`` for MySQL; "unknown" if unreachable."""
     if store == "sqlite":
@@ -521,19 +575,7 @@ def database_version(store: str | None, db_url: str) -> str:
     if store != "mysql":
         return f"none ({store} store)"
     try:
-        import mysql.connector
-
-        from .config import parse_database_url
-
-        url = parse_database_url(db_url)
-        connection = mysql.connector.connect(
-            host=url.host,
-            port=url.port,
-            user=url.user,
-            password=url.password,
-            database=url.database,
-            connection_timeout=5,
-        )
+        connection = _connect(db_url)
         try:
             cursor = connection.cursor()
             cursor.execute("SELECT VERSION()")
@@ -682,8 +724,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--db-url",
         default=DEFAULT_DB_URL,
         metavar="URL",
-        help="where --json reads the MySQL server's version (SELECT VERSION()); nothing is "
-        "written there (default: %(default)s)",
+        help="the MySQL database behind the server: --json reads its version there, and --floor "
+        "writes its rows there (default: %(default)s)",
     )
     parser.add_argument(
         "--run-prefix",
@@ -697,6 +739,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=600,
         metavar="SECONDS",
         help="give up on a run after this long (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help=(
+            "also time the database's floor in the same session: the same N x C rows as one "
+            "executemany + COMMIT straight through the connector (as --db-url), no client or "
+            "server in between"
+        ),
     )
     parser.add_argument(
         "-q",
@@ -735,6 +786,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Cas
         for transport in transports
         for mode in modes
     ]
+    if args.floor:
+        cases.append(Case("mysql", "executemany", args.n, args.c))
     return args, cases
 
 
@@ -782,6 +835,8 @@ async def measure(
                 ]
                 if case.transport == "websocket":
                     sample = await run_websocket(args.server, case, run_ids, args.timeout, progress)
+                elif case.transport == "mysql":
+                    sample = await run_floor(args.db_url, case, run_ids)
                 else:
                     sample = await run_http(
                         http_url,
