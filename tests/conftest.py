@@ -17,6 +17,7 @@ import pytest
 
 from wsbench.config import DatabaseURL, parse_database_url
 from wsbench.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess
+from wsbench.store import mysql_connect
 
 ADMIN_URL = os.environ.get("WSBENCH_TEST_ADMIN_DB", "mysql://root@127.0.0.1:3306/test")
 MYSQL_URL = "mysql://wsbench@127.0.0.1:3306/test"  # the server's own user from schema.sql
@@ -32,16 +33,7 @@ def missing(what: str) -> None:
 
 def admin_connect(url: DatabaseURL) -> mysql.connector.abstracts.MySQLConnectionAbstract:
     """A privileged connection that sees what other connections committed."""
-    return mysql.connector.connect(
-        host=url.host,
-        port=url.port,
-        user=url.user,
-        password=url.password,
-        database=url.database,
-        autocommit=True,
-        collation="utf8mb4_general_ci",
-        connection_timeout=5,
-    )
+    return mysql_connect(url, autocommit=True)
 
 
 def apply_schema(url: DatabaseURL) -> subprocess.CompletedProcess[str]:

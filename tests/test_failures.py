@@ -282,3 +282,16 @@ async def test_a_second_connection_for_a_run_takes_over_from_the_first(
             await first.wait_closed()
             assert (first.close_code, first.close_reason) == (1008, "run resumed elsewhere")
             assert hello["committed"] == 100
+
+
+async def test_a_killed_idle_connection_does_not_turn_clients_away(
+    mysql_server: ServerProcess, database: Database
+):
+    """The server's idle connections die (KILL); the next client is still served at once."""
+    run_id = database.new_run_id()
+    await send_run(mysql_server.ws_url, run_id, range(1, 11))  # the connections exist now
+    for connection_id in server_connections(database):
+        database.query(f"KILL {int(connection_id)}")
+    async with connect(f"{mysql_server.ws_url}/?run={run_id}") as websocket:
+        hello = json.loads(await websocket.recv())["hello"]
+        assert hello["committed"] == 10

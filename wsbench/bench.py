@@ -521,21 +521,10 @@ async def fetch_info(url: str) -> dict[str, Any]:
 
 def _connect(db_url: str, **options: Any) -> Any:
     """A connection to the database a URL names, as the server makes them."""
-    import mysql.connector
-
     from .config import parse_database_url
+    from .store import mysql_connect
 
-    url = parse_database_url(db_url)
-    return mysql.connector.connect(
-        host=url.host,
-        port=url.port,
-        user=url.user,
-        password=url.password,
-        database=url.database,
-        connection_timeout=5,
-        collation="utf8mb4_general_ci",
-        **options,
-    )
+    return mysql_connect(parse_database_url(db_url), **options)
 
 
 async def run_floor(db_url: str, case: Case, run_ids: list[str]) -> RunSample:

@@ -207,17 +207,7 @@ class MySQLStore(ThreadedStore):
         self._reader: MySQLConnection | None = None
 
     def _connect(self, autocommit: bool) -> MySQLConnection:
-        return mysql.connector.connect(
-            host=self.url.host,
-            port=self.url.port,
-            user=self.url.user,
-            password=self.url.password,
-            database=self.url.database,
-            autocommit=autocommit,
-            use_pure=False,
-            collation="utf8mb4_general_ci",  # MySQL 8's default collation is unknown to MariaDB
-            connection_timeout=5,
-        )
+        return mysql_connect(self.url, autocommit=autocommit, use_pure=False)
 
     def _open(self) -> None:
         try:
@@ -254,17 +244,22 @@ class MySQLStore(ThreadedStore):
             raise RuntimeError(reason) from None
 
     def _count(self, run_id: str) -> int:
-        if self._reader is None:
-            self._reader = self._connect(autocommit=True)
-        try:
-            cursor = self._reader.cursor()
-            cursor.execute(COUNT, (run_id,))
-            (count,) = cursor.fetchone()
-            cursor.close()
-            return int(count)
-        except mysql.connector.Error:
-            self._reader = _close_quietly(self._reader)
-            raise
+        # The reader connection may have died while idle (killed, server restarted): one more
+        # try on a fresh connection tells that apart from a database that is really down.
+        for attempt in (1, 2):
+            try:
+                if self._reader is None:
+                    self._reader = self._connect(autocommit=True)
+                cursor = self._reader.cursor()
+                cursor.execute(COUNT, (run_id,))
+                (count,) = cursor.fetchone()
+                cursor.close()
+                return int(count)
+            except (mysql.connector.Error, MySQLInterfaceError) as exc:
+                self._reader = _close_quietly(self._reader)
+                if attempt == 2 or not is_transient(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def _close(self) -> None:
         self._writer = _close_quietly(self._writer)
@@ -335,6 +330,20 @@ class SQLiteStore(ThreadedStore):
 
 
 MySQLConnection = mysql.connector.abstracts.MySQLConnectionAbstract
+
+
+def mysql_connect(url: DatabaseURL, **options: object) -> MySQLConnection:
+    """A connection to the database a URL names, with the settings MariaDB needs."""
+    return mysql.connector.connect(
+        host=url.host,
+        port=url.port,
+        user=url.user,
+        password=url.password,
+        database=url.database,
+        collation="utf8mb4_general_ci",  # MySQL 8's default collation is unknown to MariaDB
+        connection_timeout=5,
+        **options,
+    )
 
 
 def _close_quietly(connection: MySQLConnection | None) -> None:
