@@ -155,12 +155,7 @@ async def test_a_thousand_concurrent_connections_are_all_served(
         *(send_run(mysql_server.ws_url, run_id, range(1, 21), timeout_s=180) for run_id in run_ids)
     )
     assert all(result.acked == 20 for result in results)
-    rows = database.query(
-        "SELECT COUNT(*), COUNT(DISTINCT run_id) FROM test.testing WHERE run_id LIKE %s",
-        "pytest-%",
-    )
     assert sum(database.count(run_id) for run_id in run_ids) == 20_000
-    assert rows
 
 
 def rss_kib(pid: int) -> int:

@@ -250,12 +250,19 @@ def test_start_up_with_a_wrong_password_says_so_without_showing_it(database: Dat
     assert "s3cret-pw" not in message
 
 
-def test_start_up_without_the_table_says_how_to_create_it(database: Database):
-    database.query("CREATE DATABASE IF NOT EXISTS wsbench_pytest_empty")
+def start_failure_in_scratch_database(database: Database, name: str, *statements: str) -> str:
+    """Start the server on a database of the test's own, made by ``statements``, then dropped."""
+    database.query(f"CREATE DATABASE IF NOT EXISTS {name}")
     try:
-        message = start_failure("--db", "mysql://root@127.0.0.1:3306/wsbench_pytest_empty")
+        for statement in statements:
+            database.query(statement)
+        return start_failure("--db", f"mysql://root@127.0.0.1:3306/{name}")
     finally:
-        database.query("DROP DATABASE wsbench_pytest_empty")
+        database.query(f"DROP DATABASE {name}")
+
+
+def test_start_up_without_the_table_says_how_to_create_it(database: Database):
+    message = start_failure_in_scratch_database(database, "wsbench_pytest_empty")
     assert "table wsbench_pytest_empty.testing does not exist" in message
     assert "create it with `mysql -u root < schema.sql`" in message
 
@@ -274,11 +281,8 @@ def test_schema_is_rerunnable_and_the_server_user_has_least_privilege(database: 
 
 
 def test_start_up_with_an_old_table_says_how_to_replace_it(database: Database):
-    database.query("CREATE DATABASE IF NOT EXISTS wsbench_pytest_old")
-    database.query("CREATE TABLE IF NOT EXISTS wsbench_pytest_old.testing (value INT)")
-    try:
-        message = start_failure("--db", "mysql://root@127.0.0.1:3306/wsbench_pytest_old")
-    finally:
-        database.query("DROP DATABASE wsbench_pytest_old")
+    message = start_failure_in_scratch_database(
+        database, "wsbench_pytest_old", "CREATE TABLE wsbench_pytest_old.testing (value INT)"
+    )
     assert "table wsbench_pytest_old.testing has an old layout" in message
     assert "'Upgrading the table' in README.md" in message
