@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from wsbench import __version__  # noqa: E402
+from wsbench.bench import environment, paired_ratios  # noqa: E402
 from wsbench.harness import CHROMIUM, CHROMIUM_ARGS, ServerProcess, page_url, run_page  # noqa: E402
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
@@ -58,9 +58,9 @@ def spread(values: list[float], digits: int = 1, unit: str = "") -> str:
 
 def paired_ratio(slow: Case, fast: Case) -> list[float]:
     """Per-run ratios of per-number time, slow over fast, from runs made side by side."""
-    return [
-        (s / slow.n) / (f / fast.n) for s, f in zip(slow.elapsed_ms, fast.elapsed_ms, strict=True)
-    ]
+    return paired_ratios(
+        [ms / slow.n for ms in slow.elapsed_ms], [ms / fast.n for ms in fast.elapsed_ms]
+    )
 
 
 def measure(
@@ -158,9 +158,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_json(path: Path, args: argparse.Namespace, cases: list[Case], browser: str) -> None:
     """Raw samples and the environment they were measured in."""
-    import mysql.connector
-    import websockets
-
     document = {
         "runs": args.runs,
         "warmup": args.warmup,
@@ -175,32 +172,11 @@ def write_json(path: Path, args: argparse.Namespace, cases: list[Case], browser:
             for c in cases
         ],
         "environment": {
-            "wsbench": __version__,
-            "python": platform.python_version(),
-            "websockets": websockets.__version__,
-            "mysql_connector": mysql.connector.__version__,
-            "database": server_version(args.mysql),
+            **environment({"store": "mysql"}, args.mysql),
             "browser": f"Chromium {browser}",
-            "platform": platform.platform(),
         },
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
-
-
-def server_version(url: str) -> str:
-    """The database server's own version string."""
-    import mysql.connector
-
-    from wsbench.config import parse_database_url
-
-    db = parse_database_url(url)
-    connection = mysql.connector.connect(
-        host=db.host, port=db.port, user=db.user, password=db.password, database=db.database
-    )
-    try:
-        return str(connection.server_info or "unknown")
-    finally:
-        connection.close()
 
 
 if __name__ == "__main__":
