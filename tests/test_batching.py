@@ -2,7 +2,7 @@
 
 import pytest
 
-from wsbench.batching import Batcher, batch_limit
+from wsbench.batching import Batcher, batch_limit, statement_sizes
 
 
 def test_takes_everything_pending_in_arrival_order() -> None:
@@ -45,3 +45,27 @@ def test_batch_limit_stays_well_below_max_allowed_packet() -> None:
     assert batch_limit(5000, 10) == 1
     with pytest.raises(ValueError):
         Batcher(max_batch=0)
+
+
+@pytest.mark.parametrize(
+    ("rows", "sizes"),
+    [
+        (0, []),
+        (1, [1]),
+        (7, [4, 2, 1]),
+        (8, [8]),
+        (21, [8, 8, 4, 1]),
+    ],
+)
+def test_statement_sizes_are_powers_of_two_that_add_up(rows: int, sizes: list[int]) -> None:
+    assert statement_sizes(rows, largest=8) == sizes
+
+
+def test_statement_sizes_need_a_power_of_two() -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        statement_sizes(10, largest=6)
+
+
+def test_add_counts_what_is_queued() -> None:
+    batcher: Batcher[str] = Batcher(max_batch=2)
+    assert [batcher.add("a", ("r", i, i)) for i in range(1, 4)] == [1, 2, 3]

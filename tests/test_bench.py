@@ -119,6 +119,23 @@ def test_comparisons_pair_runs_and_normalise_per_number():
     assert comparisons([fast]) == []
 
 
+def test_comparisons_set_each_floor_against_every_other_case():
+    server = CaseResult(Case("websocket", "pipelined", 100, 1), [sample(1.0, 100)])
+    plain = CaseResult(Case("mysql", "executemany", 100, 1), [sample(2.0, 100)])
+    prepared = CaseResult(Case("mysql", "prepared", 100, 1), [sample(0.5, 100)])
+    http = CaseResult(Case("http", "pipelined", 100, 1), [sample(4.0, 100)])
+    pairs = {
+        (fast, slow): ratios for fast, slow, ratios in comparisons([server, plain, prepared, http])
+    }
+    assert pairs == {
+        ("mysql/prepared", "websocket/pipelined"): [2.0],
+        ("mysql/prepared", "mysql/executemany"): [4.0],
+        ("mysql/prepared", "http/pipelined"): [8.0],
+        ("websocket/pipelined", "mysql/executemany"): [2.0],  # not the fastest: a floor's pair
+        ("mysql/executemany", "http/pipelined"): [2.0],
+    }
+
+
 def test_results_table_has_throughput_spread_and_latency_medians():
     result = CaseResult(
         Case("websocket", "pipelined", 100, 2),
@@ -392,13 +409,18 @@ def test_the_database_floor_is_timed_in_the_same_session(
         "--db-url", "mysql://wsbench@127.0.0.1:3306/test", "--run-prefix", run_prefix,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    [floor] = [line for line in table_rows(result.stdout) if line.startswith("mysql/executemany ")]
-    assert "300 x 1" in floor and floor.endswith(" 0  verified")
-    assert any(
-        "mysql/executemany" in line and "x faster than" in line or "than mysql/executemany" in line
-        for line in result.stdout.splitlines()
-    )
-    rows = database.query(
-        "SELECT COUNT(*) FROM test.testing WHERE run_id LIKE %s", f"{run_prefix}-%-dbx-%"
-    )
-    assert rows == [(600,)]  # 300 rows in each of the two runs
+    for floor in ("mysql/executemany", "mysql/prepared"):
+        [line] = [line for line in table_rows(result.stdout) if line.startswith(f"{floor} ")]
+        assert "300 x 1" in line and line.endswith(" 0  verified")
+        # Each floor is compared with the server, whichever is faster.
+        pairs = {
+            frozenset((line.split(" is ")[0], line.split(" faster than ")[1].split(" (")[0]))
+            for line in result.stdout.splitlines()
+            if "x faster than" in line
+        }
+        assert frozenset((floor, "websocket/pipelined")) in pairs
+        short = "dbx" if floor.endswith("executemany") else "dbs"
+        rows = database.query(
+            "SELECT COUNT(*) FROM test.testing WHERE run_id LIKE %s", f"{run_prefix}-%-{short}-%"
+        )
+        assert rows == [(600,)]  # 300 rows in each of the two runs

@@ -19,6 +19,17 @@ def batch_limit(max_batch: int, max_allowed_packet: int) -> int:
     return max(1, min(max_batch, max_allowed_packet // 2 // MAX_ROW_BYTES))
 
 
+def statement_sizes(rows: int, largest: int) -> list[int]:
+    """Split a batch into powers of two no larger than ``largest``, the biggest first."""
+    # A few fixed sizes let a handful of prepared statements carry batches of any size.
+    if largest < 1 or largest & (largest - 1):
+        raise ValueError("largest must be a power of two")
+    sizes = [largest] * (rows // largest)
+    rest = rows % largest
+    sizes.extend(1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1)
+    return sizes
+
+
 @dataclass
 class Batch(Generic[Sender]):
     """Rows for one INSERT + COMMIT, and how many of them each sender gave."""
@@ -39,9 +50,10 @@ class Batcher(Generic[Sender]):
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, sender: Sender, row: Row) -> None:
-        """Queue one row for the next batch."""
+    def add(self, sender: Sender, row: Row) -> int:
+        """Queue one row for the next batch; return how many rows are queued now."""
         self._pending.append((sender, row))
+        return len(self._pending)
 
     def take(self) -> Batch[Sender]:
         """Remove and return the oldest rows, up to ``max_batch`` of them."""

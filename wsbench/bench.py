@@ -34,11 +34,13 @@ from tqdm import tqdm
 
 from . import __version__
 from .client import send_run
+from .config import parse_database_url
 
 TRANSPORTS = ("websocket", "http")
 MODES = ("pipelined", "one-at-a-time")
 DEFAULT_SERVER = "ws://127.0.0.1:8765"
 DEFAULT_DB_URL = "mysql://wsbench@127.0.0.1:3306/test"
+HTTP_WINDOW = 32  # requests in flight per HTTP client when --window is not given
 PERCENTILES = (50, 95, 99)
 _RUN_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SHORT = {
@@ -48,6 +50,7 @@ _SHORT = {
     "pipelined": "p",
     "one-at-a-time": "1",
     "executemany": "x",
+    "prepared": "s",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -232,20 +235,30 @@ class CaseResult:
 
 
 def comparisons(results: Sequence[CaseResult]) -> list[tuple[str, str, list[float]]]:
-    """The fastest case against each other one: (fast, slow, paired ratios), closest first."""
+    """The fastest case, and each database floor, against each other case: (fast, slow, ratios).
+
+    Closest first; every pair once, the faster case first.
+    """
+
+    def speed(result: CaseResult) -> float:
+        return statistics.median(result.seconds_per_number)
+
     if len(results) < 2:
         return []
-    fastest = min(results, key=lambda r: statistics.median(r.seconds_per_number))
-    pairs = [
-        (
-            fastest.case.label,
-            other.case.label,
-            paired_ratios(other.seconds_per_number, fastest.seconds_per_number),
-        )
-        for other in results
-        if other is not fastest
-    ]
-    return sorted(pairs, key=lambda pair: statistics.median(pair[2]))
+    fastest = min(results, key=speed)
+    anchors = [fastest, *(r for r in results if r.case.transport == "mysql" and r is not fastest)]
+    lines = []
+    seen: set[frozenset[int]] = set()
+    for anchor in anchors:
+        for other in results:
+            pair = frozenset((id(anchor), id(other)))
+            if other is anchor or pair in seen:
+                continue
+            seen.add(pair)
+            fast, slow = sorted((anchor, other), key=speed)
+            ratios = paired_ratios(slow.seconds_per_number, fast.seconds_per_number)
+            lines.append((fast.case.label, slow.case.label, ratios))
+    return sorted(lines, key=lambda line: (statistics.median(line[2]), line[0], line[1]))
 
 
 def _ms(value: float | None) -> str:
@@ -332,11 +345,20 @@ def _ack_progress(progress: Progress) -> Callable[[object, int], None]:
 
 
 async def run_websocket(
-    url: str, case: Case, run_ids: Sequence[str], timeout_s: float, progress: Progress | None
+    url: str,
+    case: Case,
+    run_ids: Sequence[str],
+    window: int | None,
+    timeout_s: float,
+    progress: Progress | None,
 ) -> RunSample:
-    """One run over WebSocket: C connections, opened first, then all sending at once."""
+    """One run over WebSocket: C connections, opened first, then all sending at once.
+
+    Pipelined: up to ``window`` numbers sent and not acked per connection (None: all of them).
+    """
     numbers = range(1, case.n + 1)
-    window = None if case.mode == "pipelined" else 1
+    if case.mode != "pipelined":
+        window = 1
     ready = asyncio.Barrier(len(run_ids))
     send_times = [[0.0] * case.n for _ in run_ids]
     results = await asyncio.gather(
@@ -521,17 +543,26 @@ async def fetch_info(url: str) -> dict[str, Any]:
 
 def _connect(db_url: str, **options: Any) -> Any:
     """A connection to the database a URL names, as the server makes them."""
-    from .config import parse_database_url
     from .store import mysql_connect
 
     return mysql_connect(parse_database_url(db_url), **options)
 
 
 async def run_floor(db_url: str, case: Case, run_ids: list[str]) -> RunSample:
-    """The database's floor: the same rows as one executemany + COMMIT, no network client."""
-    from .store import INSERT
+    """The database's floor: the same rows in one transaction, no network client.
+
+    ``executemany``: one multi-row INSERT through the connector, the plain way. ``prepared``:
+    the server's own store (its prepared statements, prepared within the timing), one COMMIT.
+    """
+    from .store import INSERT, MySQLStore
 
     rows = [(run_id, seq, seq) for run_id in run_ids for seq in range(1, case.n + 1)]
+    if case.mode == "prepared":
+        async with MySQLStore(parse_database_url(db_url)) as store:
+            started = time.perf_counter()
+            await store.insert(rows)
+            elapsed = time.perf_counter() - started
+        return _floor_sample(case, run_ids, elapsed)
 
     def insert() -> float:
         connection = _connect(db_url, use_pure=False, autocommit=False)
@@ -544,14 +575,18 @@ async def run_floor(db_url: str, case: Case, run_ids: list[str]) -> RunSample:
         finally:
             connection.close()
 
-    elapsed = await asyncio.to_thread(insert)
+    return _floor_sample(case, run_ids, await asyncio.to_thread(insert))
+
+
+def _floor_sample(case: Case, run_ids: list[str], elapsed: float) -> RunSample:
+    """A floor run: every row became visible at its one COMMIT."""
     return RunSample(
         run_ids=run_ids,
-        sent=len(rows),
+        sent=case.n * len(run_ids),
         acked_by_run={run_id: case.n for run_id in run_ids},
         errors=0,
         elapsed_s=elapsed,
-        latencies_s=[elapsed] * len(rows),  # every row becomes visible at the one COMMIT
+        latencies_s=[elapsed] * (case.n * len(run_ids)),
     )
 
 
@@ -606,8 +641,11 @@ def environment(info: dict[str, Any], db_url: str) -> dict[str, Any]:
 
 HELP_EPILOG = """\
 transports and modes:
-  websocket/pipelined      each connection sends its N numbers as fast as it can; the server
-                           acks cumulatively after each commit
+  websocket/pipelined      each connection sends its N numbers as fast as it can (with --window W,
+                           keeping at most W unacked); the server acks cumulatively after each
+                           commit. Without a window every number is sent at t0, so its latency
+                           includes the wait behind the numbers sent before it; a window
+                           measures the server's answer time under a steady load
   websocket/one-at-a-time  send a number, wait for its ack, send the next
   http/pipelined           HTTP/1.1 has no usable pipelining (aiohttp sends one request at a time
                            per connection), so this is concurrent requests over keep-alive:
@@ -692,8 +730,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--window",
         type=int,
-        default=32,
-        help="HTTP pipelined: requests in flight per client (default: %(default)s)",
+        metavar="W",
+        help="pipelined: at most W numbers sent and not yet acked per connection (HTTP: requests "
+        f"in flight per client); default: WebSocket all N at once, HTTP {HTTP_WINDOW}",
     )
     parser.add_argument(
         "--http-pool",
@@ -733,9 +772,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--floor",
         action="store_true",
         help=(
-            "also time the database's floor in the same session: the same N x C rows as one "
-            "executemany + COMMIT straight through the connector (as --db-url), no client or "
-            "server in between"
+            "also time the database's floor in the same session, the same N x C rows in one "
+            "transaction with no client or server in between: mysql/executemany, one "
+            "executemany + COMMIT straight through the connector (as --db-url); mysql/prepared, "
+            "the server's own store code (prepared multi-row INSERTs) + COMMIT"
         ),
     )
     parser.add_argument(
@@ -759,7 +799,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Cas
         args.http_base = http_base(args.server)
     except ValueError as exc:
         parser.error(str(exc))
-    for name in ("n", "c", "runs", "window"):
+    if args.window is not None and args.window < 1:
+        parser.error("--window must be at least 1")
+    for name in ("n", "c", "runs"):
         if getattr(args, name) < 1:
             parser.error(f"-{'-' if len(name) > 1 else ''}{name} must be at least 1")
     if args.warmup < 0:
@@ -777,6 +819,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Cas
     ]
     if args.floor:
         cases.append(Case("mysql", "executemany", args.n, args.c))
+        cases.append(Case("mysql", "prepared", args.n, args.c))
     return args, cases
 
 
@@ -823,7 +866,9 @@ async def measure(
                     for connection in range(case.c)
                 ]
                 if case.transport == "websocket":
-                    sample = await run_websocket(args.server, case, run_ids, args.timeout, progress)
+                    sample = await run_websocket(
+                        args.server, case, run_ids, args.window, args.timeout, progress
+                    )
                 elif case.transport == "mysql":
                     sample = await run_floor(args.db_url, case, run_ids)
                 else:
@@ -831,7 +876,7 @@ async def measure(
                         http_url,
                         case,
                         run_ids,
-                        args.window,
+                        args.window or HTTP_WINDOW,
                         args.http_pool,
                         args.timeout,
                         progress,
@@ -961,6 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.result(
         f"{n_text} numbers per connection, C={args.c}, {args.runs} runs per case after "
         f"{args.warmup} warm-up, interleaved; medians with (min..max)"
+        + (f"; window {args.window}" if args.window else "")
     )
     if info.get("store") == "null" and not args.no_verify:
         output.result("note: the server stores nothing (--db null:), so rows cannot be verified")

@@ -28,6 +28,9 @@ class FrameError(ValueError):
 
 def parse_number(frame: str | bytes) -> int:
     """Return the BIGINT held by a text frame, or raise FrameError."""
+    # The common case first, cheaply: up to 18 ASCII digits always fit.
+    if type(frame) is str and len(frame) < 19 and frame.isascii() and frame.isdigit():
+        return int(frame)
     if not isinstance(frame, str):
         raise FrameError("binary frame: send each number as a text frame")
     if not frame:

@@ -62,8 +62,9 @@ class Client:
         row = (self.run_id, self.next_seq, number)
         self.next_seq += 1
         self.received += 1
+        if not self.in_flight:
+            self.settled.clear()
         self.in_flight += 1
-        self.settled.clear()
         return row
 
     def committed(self, count: int) -> None:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import mysql.connector
 from _mysql_connector import MySQLInterfaceError  # the C extension's error; some calls leak it
 from mysql.connector import errorcode
 
-from .batching import Row
+from .batching import Row, statement_sizes
 from .config import FALLBACK_DB, Config, DatabaseURL, parse_database_url
 
 T = TypeVar("T")
@@ -28,6 +29,15 @@ SCHEMA = Path(__file__).resolve().parent.parent / "schema.sql"
 # the first copy makes retries and resends idempotent. It needs only the INSERT privilege.
 INSERT = f"INSERT IGNORE INTO {TABLE} (run_id, seq, number) VALUES (%s, %s, %s)"
 COUNT = f"SELECT COUNT(*) FROM {TABLE} WHERE run_id = %s"
+# MySQL's batches go through server-side prepared statements of these many rows: the binary
+# protocol spares the connector's per-row quoting and the server's parsing (half the time of
+# executemany's text INSERT, a tenth of its client CPU).
+LARGEST_STATEMENT = 1024
+
+
+def prepared_insert(rows: int) -> str:
+    """The INSERT for ``rows`` rows, with ``?`` placeholders for prepared statements."""
+    return INSERT.replace("%s", "?").replace("(?, ?, ?)", ", ".join(["(?, ?, ?)"] * rows))
 
 
 class StartupError(Exception):
@@ -195,7 +205,7 @@ class ThreadedStore:
 
 
 class MySQLStore(ThreadedStore):
-    """A MySQL table, written through the connector's C extension (the fastest multi-row INSERT)."""
+    """A MySQL table, written through the connector's C extension with prepared statements."""
 
     kind = "mysql"
 
@@ -205,6 +215,7 @@ class MySQLStore(ThreadedStore):
         self.target = f"{url.database}.{TABLE}"
         self._writer: MySQLConnection | None = None
         self._reader: MySQLConnection | None = None
+        self._statements: dict[int, tuple[str, Any]] = {}  # rows -> (SQL, prepared cursor)
 
     def _connect(self, autocommit: bool) -> MySQLConnection:
         return mysql_connect(self.url, autocommit=autocommit, use_pure=False)
@@ -228,12 +239,15 @@ class MySQLStore(ThreadedStore):
         try:
             if self._writer is None:
                 self._writer = self._connect(autocommit=False)
-            cursor = self._writer.cursor()
-            cursor.executemany(INSERT, rows)  # one multi-row INSERT
-            cursor.close()
+            start = 0
+            for size in statement_sizes(len(rows), LARGEST_STATEMENT):
+                sql, cursor = self._statement(self._writer, size)
+                cursor.execute(sql, list(itertools.chain.from_iterable(rows[start : start + size])))
+                start += size
             self._writer.commit()
         except (mysql.connector.Error, MySQLInterfaceError) as exc:
             self._writer = _close_quietly(self._writer)
+            self._statements.clear()  # they died with the connection
             reason = (
                 f"MySQL error {getattr(exc, 'errno', None)}: {getattr(exc, 'msg', None) or exc}"
             )
@@ -242,6 +256,14 @@ class MySQLStore(ThreadedStore):
             if isinstance(exc, mysql.connector.Error):
                 reason = explain(exc, self.url)
             raise RuntimeError(reason) from None
+
+    def _statement(self, connection: MySQLConnection, rows: int) -> tuple[str, Any]:
+        """The SQL and prepared cursor that insert ``rows`` rows, prepared on first use."""
+        if rows not in self._statements:
+            # The cursor prepares on its first execute and reuses the statement while it is
+            # given the very same string object.
+            self._statements[rows] = (prepared_insert(rows), connection.cursor(prepared=True))
+        return self._statements[rows]
 
     def _count(self, run_id: str) -> int:
         # The reader connection may have died while idle (killed, server restarted): one more
@@ -262,6 +284,7 @@ class MySQLStore(ThreadedStore):
         raise AssertionError("unreachable")
 
     def _close(self) -> None:
+        self._statements.clear()
         self._writer = _close_quietly(self._writer)
         self._reader = _close_quietly(self._reader)
 

@@ -83,10 +83,11 @@ class GroupCommitWriter:
 
     def submit(self, sender: Sender, row: Row) -> None:
         """Queue a row for the next commit."""
-        self._batcher.add(sender, row)
-        self._idle.clear()
-        self._work.set()
-        if len(self._batcher) >= self._max_pending:
+        pending = self._batcher.add(sender, row)
+        if pending == 1:  # the queue was empty: the writer may be waiting for work
+            self._idle.clear()
+            self._work.set()
+        if pending >= self._max_pending:
             self._room.clear()
 
     async def wait_for_room(self) -> None:
