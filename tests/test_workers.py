@@ -6,13 +6,16 @@ import asyncio
 import re
 import signal
 import socket
+import time
 
 import pytest
 
 from wsbench.client import send_run
 from wsbench.harness import ServerProcess
+from wsbench.metrics import SHARED_SYNC_S
 
 from .conftest import MYSQL_URL, Database
+from .test_metrics import scrape
 
 
 def free_port() -> int:
@@ -35,6 +38,12 @@ async def test_two_workers_share_the_ports_and_stop_together(
         )
         assert all(result.acked == 500 for result in results)
         assert sum(database.count(run_id) for run_id in run_ids) == 40 * 500
+        # Whichever worker answers a scrape counts for both, once both have shared their counts.
+        committed = ("wsbench_numbers_committed_total", "websocket")
+        deadline = time.monotonic() + 10 * SHARED_SYNC_S
+        while (seen := {scrape(server)[committed] for _ in range(10)}) != {40 * 500}:
+            assert time.monotonic() < deadline, f"scrapes saw {seen}, not {40 * 500}"
+            await asyncio.sleep(SHARED_SYNC_S / 4)  # polling: the next sharing is at most 1 s away
         server.process.send_signal(stop_signal)
         assert server.process.wait(timeout=30) == 0
     finally:

@@ -32,7 +32,7 @@ def statement_sizes(rows: int, largest: int) -> list[int]:
 
 @dataclass
 class Batch(Generic[Sender]):
-    """Rows for one INSERT + COMMIT, and how many of them each sender gave."""
+    """Rows for one transaction, and how many of them each sender gave."""
 
     rows: list[Row] = field(default_factory=list)
     counts: Counter[Sender] = field(default_factory=Counter)

@@ -569,7 +569,7 @@ async def run_floor(db_url: str, case: Case, run_ids: list[str]) -> RunSample:
         try:
             cursor = connection.cursor()
             started = time.perf_counter()
-            cursor.executemany(INSERT, rows)  # one multi-row INSERT, as the server's writer
+            cursor.executemany(INSERT, rows)  # one multi-row INSERT
             connection.commit()
             return time.perf_counter() - started
         finally:

@@ -106,6 +106,7 @@ class Config:
     allow_origins: tuple[str, ...] = ()
     workers: int = 1
     verbose: bool = False
+    metrics_dir: str | None = None  # set by the --workers supervisor: where workers share metrics
 
     @property
     def reuse_port(self) -> bool:
@@ -164,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("group", "per-message"),
         default="group",
         help=(
-            "group: one INSERT + COMMIT for whatever has arrived; per-message: one INSERT + "
-            "COMMIT per number, the naive way (%(default)s)"
+            "group: one transaction (INSERTs + COMMIT) for whatever has arrived; per-message: "
+            "one INSERT + COMMIT per number, the naive way (%(default)s)"
         ),
     )
     parser.add_argument(

@@ -64,8 +64,11 @@ class Service:
                 if config.commit == "per-message"
                 else batch_limit(config.max_batch, store.max_allowed_packet)
             )
-            metrics = Metrics()
-            async with GroupCommitWriter(store, max_batch, config.max_pending, metrics) as writer:
+            metrics = Metrics(config.metrics_dir)
+            async with (
+                metrics.sharing(),
+                GroupCommitWriter(store, max_batch, config.max_pending, metrics) as writer,
+            ):
                 yield cls(config, store, writer, metrics)
 
     def listening(self, ws_port: int, http_port: int) -> None:

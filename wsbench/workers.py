@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
 import signal
+import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from types import FrameType
+
+from prometheus_client.multiprocess import mark_process_dead
 
 from .config import Config
 
@@ -20,8 +24,18 @@ def serve_workers(config: Config, worker: Callable[[Config, int], int]) -> int:
 
     SIGINT and SIGTERM reach every worker as SIGTERM (each stops gracefully); a second one
     kills them. If a worker fails, the others are stopped. Returns 0 when every worker exited
-    cleanly.
+    cleanly. The workers share their metrics through files in a directory of their own.
     """
+    with tempfile.TemporaryDirectory(prefix="wsbench-metrics-") as metrics_dir:
+        # prometheus_client reads the variable when a worker imports it.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        try:
+            return _supervise(dataclasses.replace(config, metrics_dir=metrics_dir), worker)
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _supervise(config: Config, worker: Callable[[Config, int], int]) -> int:
     context = multiprocessing.get_context("spawn")  # no inherited event loop or threads
     processes = [
         context.Process(target=worker, args=(config, index), name=f"wsbench-worker-{index}")
@@ -51,6 +65,8 @@ def serve_workers(config: Config, worker: Callable[[Config, int], int]) -> int:
             process = next(p for p in running if p.sentinel == sentinel)
             process.join()
             running.remove(process)
+            assert config.metrics_dir is not None and process.pid is not None
+            mark_process_dead(process.pid, config.metrics_dir)  # its gauges no longer count
             if process.exitcode != 0 and not signals:
                 logger.error(
                     "%s exited with status %s: stopping the others", process.name, process.exitcode

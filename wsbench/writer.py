@@ -1,4 +1,4 @@
-"""The one writer: commits whatever has arrived, from every connection, as one INSERT + COMMIT."""
+"""The one writer: commits whatever has arrived, from every connection, in one transaction."""
 
 from __future__ import annotations
 
