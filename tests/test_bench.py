@@ -424,3 +424,16 @@ def test_the_database_floor_is_timed_in_the_same_session(
             "SELECT COUNT(*) FROM test.testing WHERE run_id LIKE %s", f"{run_prefix}-%-{short}-%"
         )
         assert rows == [(600,)]  # 300 rows in each of the two runs
+
+
+def test_a_floor_the_database_refuses_stops_with_the_reason(
+    mysql_server: ServerProcess, run_prefix: str
+):
+    result = bench(
+        "--server", mysql_server.ws_url, "-n", "10", "--runs", "1", "--warmup", "0", "--floor",
+        "--db-url", "mysql://nobody@127.0.0.1:3306/test", "--run-prefix", run_prefix,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "ERROR: --floor: access denied for MySQL user 'nobody'" in result.stderr
+    assert "--db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE" in result.stderr
+    assert "Traceback" not in result.stderr

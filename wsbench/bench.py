@@ -554,28 +554,40 @@ async def run_floor(db_url: str, case: Case, run_ids: list[str]) -> RunSample:
     ``executemany``: one multi-row INSERT through the connector, the plain way. ``prepared``:
     the server's own store (its prepared statements, prepared within the timing), one COMMIT.
     """
-    from .store import INSERT, MySQLStore
+    import mysql.connector
 
+    from .store import MySQLStore, StartupError, explain
+
+    url = parse_database_url(db_url)
     rows = [(run_id, seq, seq) for run_id in run_ids for seq in range(1, case.n + 1)]
-    if case.mode == "prepared":
-        async with MySQLStore(parse_database_url(db_url)) as store:
-            started = time.perf_counter()
-            await store.insert(rows)
-            elapsed = time.perf_counter() - started
-        return _floor_sample(case, run_ids, elapsed)
+    try:
+        if case.mode == "prepared":
+            async with MySQLStore(url) as store:
+                started = time.perf_counter()
+                await store.insert(rows)
+                elapsed = time.perf_counter() - started
+        else:
+            elapsed = await asyncio.to_thread(_executemany, db_url, rows)
+    except mysql.connector.Error as exc:
+        raise BenchError(f"--floor: {explain(exc, url, option='--db-url')}") from None
+    except StartupError as exc:  # the store's checks, worded for the server's --db
+        raise BenchError(f"--floor (--db-url {url.redacted()}): {exc}") from None
+    return _floor_sample(case, run_ids, elapsed)
 
-    def insert() -> float:
-        connection = _connect(db_url, use_pure=False, autocommit=False)
-        try:
-            cursor = connection.cursor()
-            started = time.perf_counter()
-            cursor.executemany(INSERT, rows)  # one multi-row INSERT
-            connection.commit()
-            return time.perf_counter() - started
-        finally:
-            connection.close()
 
-    return _floor_sample(case, run_ids, await asyncio.to_thread(insert))
+def _executemany(db_url: str, rows: list[tuple[str, int, int]]) -> float:
+    """Insert the rows with one executemany + COMMIT; return the seconds it took."""
+    from .store import INSERT
+
+    connection = _connect(db_url, use_pure=False, autocommit=False)
+    try:
+        cursor = connection.cursor()
+        started = time.perf_counter()
+        cursor.executemany(INSERT, rows)  # one multi-row INSERT
+        connection.commit()
+        return time.perf_counter() - started
+    finally:
+        connection.close()
 
 
 def _floor_sample(case: Case, run_ids: list[str], elapsed: float) -> RunSample:

@@ -108,21 +108,24 @@ def schema_command() -> str:
     return f"mysql -u root < {SCHEMA if path.startswith('..') else path}"
 
 
-def explain(error: mysql.connector.Error, url: DatabaseURL) -> str:
-    """Turn a connector error into one line: what is wrong and what to run."""
+def explain(error: mysql.connector.Error, url: DatabaseURL, option: str = "--db") -> str:
+    """Turn a connector error into one line: what is wrong and what to run.
+
+    ``option``: the command-line option that names the database.
+    """
     where = f"{url.host}:{url.port}"
     fix = schema_command()
     if error.errno in (errorcode.CR_CONN_HOST_ERROR, errorcode.CR_CONNECTION_ERROR):
         return (
             f"cannot connect to MySQL at {where}: is it running? Start it with "
             "`sudo systemctl start mariadb` (or `sudo service mariadb start`), "
-            f"or point --db / $WSBENCH_DB at a running server"
+            f"or point {option} at a running server"
         )
     if error.errno == errorcode.ER_ACCESS_DENIED_ERROR:
         return (
             f"access denied for MySQL user {url.user!r} at {where}: create the user with "
             f"`{fix}`, or give the right user and password with "
-            "--db mysql://USER:PASSWORD@HOST:PORT/DATABASE"
+            f"{option} mysql://USER:PASSWORD@HOST:PORT/DATABASE"
         )
     if error.errno == errorcode.ER_BAD_DB_ERROR:
         return f"database {url.database!r} does not exist at {where}: create it with `{fix}`"
