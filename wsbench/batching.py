@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -45,22 +45,22 @@ class Batcher(Generic[Sender]):
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.max_batch = max_batch
-        self._pending: deque[tuple[Sender, Row]] = deque()
+        # Two parallel lists: taking a batch is then two slices and a count, all in C.
+        self._rows: list[Row] = []
+        self._senders: list[Sender] = []
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return len(self._rows)
 
     def add(self, sender: Sender, row: Row) -> int:
         """Queue one row for the next batch; return how many rows are queued now."""
-        self._pending.append((sender, row))
-        return len(self._pending)
+        self._rows.append(row)
+        self._senders.append(sender)
+        return len(self._rows)
 
     def take(self) -> Batch[Sender]:
         """Remove and return the oldest rows, up to ``max_batch`` of them."""
-        batch: Batch[Sender] = Batch()
-        pending = self._pending
-        for _ in range(min(len(pending), self.max_batch)):
-            sender, row = pending.popleft()
-            batch.rows.append(row)
-            batch.counts[sender] += 1
+        size = self.max_batch
+        batch: Batch[Sender] = Batch(self._rows[:size], Counter(self._senders[:size]))
+        del self._rows[:size], self._senders[:size]
         return batch

@@ -1,0 +1,108 @@
+"""Server CPU per number: wsbench against a bare `websockets` server that only counts frames.
+
+    python benchmarks/server_cpu.py                  # 200 connections x 2,000 numbers, 3 runs
+
+The same load (C connections x N numbers, all sent at once by wsbench.client) goes in turn to a
+bare websockets server (receives and counts, one ack at the end: the library's own floor), to
+wsbench with --db null: and to wsbench with MySQL. Prints the server's CPU time per number
+(user + system, from /proc/PID/stat around each run): median (min..max), and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
+
+from wsbench.bench import paired_ratios, ratio_line, spread  # noqa: E402
+from wsbench.client import send_run  # noqa: E402
+from wsbench.harness import ServerProcess  # noqa: E402
+
+MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
+
+
+async def bare_server(total: int) -> None:
+    """Count each connection's frames; ack once when all ``total`` have arrived."""
+
+    async def handler(websocket: ServerConnection) -> None:
+        await websocket.send('{"hello": {"committed": 0}}')
+        count = 0
+        async for _ in websocket:
+            count += 1
+            if count == total:
+                await websocket.send(f'{{"acked": {total}}}')
+
+    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=1024) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.get_running_loop().create_future()  # until terminated
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(url: str, connections: int, n: int) -> None:
+    """C connections, opened first, then each sending its N numbers at once."""
+    ready = asyncio.Barrier(connections)
+    prefix = f"cpu-{secrets.token_hex(4)}"
+    await asyncio.gather(
+        *(send_run(url, f"{prefix}-{i}", range(1, n + 1), ready=ready) for i in range(connections))
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=2000, help="numbers per connection (%(default)s)")
+    parser.add_argument("-c", type=int, default=200, help="connections (%(default)s)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per server (%(default)s)")
+    parser.add_argument("--bare", type=int, metavar="N", help=argparse.SUPPRESS)  # the bare child
+    args = parser.parse_args()
+    if args.bare:
+        asyncio.run(bare_server(args.bare))
+        return 0
+    command = [sys.executable, __file__, "--bare", str(args.n)]
+    with (
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as bare,
+        ServerProcess("--db", "null:") as null,
+        ServerProcess("--db", MYSQL) as mysql,
+    ):
+        assert bare.stdout is not None
+        servers = {
+            "bare websockets": (bare.pid, f"ws://127.0.0.1:{bare.stdout.readline().strip()}"),
+            "wsbench --db null:": (null.process.pid, null.ws_url),
+            "wsbench mysql": (mysql.process.pid, mysql.ws_url),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in servers}
+        try:
+            for run in range(1 + args.runs):  # the first is a warm-up
+                for name, (pid, url) in servers.items():
+                    before = cpu_seconds(pid)
+                    asyncio.run(load(url, args.c, args.n))
+                    if run:
+                        samples[name].append((cpu_seconds(pid) - before) / (args.c * args.n))
+        finally:
+            bare.terminate()
+    if not all(value > 0 for values in samples.values() for value in values):
+        print("too little load to measure the CPU (10 ms ticks): raise -n or -c", file=sys.stderr)
+        return 1
+    print(f"server CPU per number, {args.c} connections x {args.n} numbers, {args.runs} runs")
+    for name, values in samples.items():
+        print(f"{name:20} {spread([v * 1e6 for v in values], '.1f')} µs")
+    fastest = samples["bare websockets"]
+    for name in list(servers)[1:]:
+        print(ratio_line("bare websockets", name, paired_ratios(samples[name], fastest)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
