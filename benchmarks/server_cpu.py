@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -98,9 +99,10 @@ def main() -> int:
     print(f"server CPU per number, {args.c} connections x {args.n} numbers, {args.runs} runs")
     for name, values in samples.items():
         print(f"{name:20} {spread([v * 1e6 for v in values], '.1f')} µs")
-    fastest = samples["bare websockets"]
+    bare = "bare websockets"
     for name in list(servers)[1:]:
-        print(ratio_line("bare websockets", name, paired_ratios(samples[name], fastest)))
+        fast, slow = sorted((bare, name), key=lambda case: statistics.median(samples[case]))
+        print(ratio_line(fast, slow, paired_ratios(samples[slow], samples[fast])))
     return 0
 
 
