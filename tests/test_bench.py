@@ -278,6 +278,8 @@ def test_websocket_against_http_with_rows_checked_in_mysql(
         assert "500 x 2" in line and line.endswith(" 0  verified"), line
     assert sum("x faster than" in line for line in lines) == 3
     assert any(line.startswith("websocket/pipelined is ") for line in lines)
+    [rss_line] = [line for line in lines if line.startswith("server peak RSS: ")]
+    assert 10 <= int(rss_line.split()[3]) < 1000, rss_line  # MiB, a Python process's size
 
     document = json.loads(out.read_text())
     environment = document["environment"]
@@ -289,6 +291,7 @@ def test_websocket_against_http_with_rows_checked_in_mysql(
         "MariaDB" in environment["database_server"] or environment["database_server"][0].isdigit()
     )
     assert environment["server_info"]["store"] == "mysql"
+    assert environment["server_info"]["peak_rss_bytes"] > 10 * 2**20
     assert document["settings"]["n"] == 500 and document["settings"]["c"] == 2
     assert len(document["cases"]) == 4 and len(document["comparisons"]) == 3
     run_ids = []

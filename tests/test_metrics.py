@@ -52,3 +52,4 @@ async def test_metrics_count_what_each_transport_did(database: Database):
     assert after[("wsbench_batch_rows_sum", "")] == 110
     assert after[("wsbench_commit_seconds_count", "")] == after[("wsbench_batch_rows_count", "")]
     assert after[("wsbench_connections_open", "")] in (0, 1)  # the last one may still be closing
+    assert 10 * 2**20 < after[("wsbench_peak_rss_bytes", "")] < 2**30

@@ -534,6 +534,25 @@ async def count_rows(
     return counts
 
 
+async def fetch_peak_rss(http_url: str) -> float | None:
+    """The server's peak resident memory from ``GET /metrics``, or None if it does not say."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"{http_url}/metrics") as response,
+        ):
+            text = await response.text() if response.status == 200 else ""
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+    for family in text_string_to_metric_families(text):
+        if family.name == "wsbench_peak_rss_bytes" and family.samples:
+            return family.samples[0].value
+    return None
+
+
 async def fetch_info(url: str) -> dict[str, Any]:
     """The server's ``GET /info``: store, commit mode, ports."""
     timeout = aiohttp.ClientTimeout(total=10)
@@ -1046,7 +1065,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if output.bar is not None:
         output.bar.close()
     pairs = report(results, output)
+    peak_rss = asyncio.run(fetch_peak_rss(args.http_url))
+    if peak_rss is not None:
+        output.result(
+            f"server peak RSS: {peak_rss / 2**20:.0f} MiB (wsbench_peak_rss_bytes from /metrics; "
+            "with --workers, the sum over the workers)"
+        )
     if args.json:
+        info = {**info, "peak_rss_bytes": peak_rss}
         write_json(Path(args.json), args, argv, info, results, pairs)
         output.chatter(f"raw samples and environment written to {args.json}")
     errors = sum(result.errors for result in results)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
@@ -33,6 +34,11 @@ COUNTS = (
     ("rejected", "wsbench_numbers_rejected", "Frames or bodies that held no valid number"),
     ("not_stored", "wsbench_numbers_not_stored", "Numbers lost to a permanent database error"),
 )
+
+
+def peak_rss_bytes() -> int:
+    """The most resident memory this process has used so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
 class Metrics:

@@ -12,7 +12,7 @@ from typing import Any
 from . import __version__
 from .batching import batch_limit
 from .config import Config, is_loopback
-from .metrics import Metrics
+from .metrics import Metrics, peak_rss_bytes
 from .protocol import parse_run_id
 from .store import StartupError, Store, open_store
 from .writer import GroupCommitWriter
@@ -45,6 +45,7 @@ class Service:
         self.writer = writer
         self.metrics = metrics
         metrics.gauge("wsbench_queue_depth", "Rows waiting for a commit", lambda: writer.pending)
+        metrics.gauge("wsbench_peak_rss_bytes", "Peak resident memory", peak_rss_bytes)
         # Filled in place once both ports are bound; websockets keeps a reference to the list.
         self.origins: list[str | None] = []
         self.ws_port = config.port
