@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-batch",
         type=_positive_int,
         default=Config.max_batch,
-        help="most rows per INSERT + COMMIT, capped by max_allowed_packet (%(default)s)",
+        help="most rows per transaction (INSERTs + COMMIT), capped by max_allowed_packet "
+        "(%(default)s)",
     )
     parser.add_argument(
         "--max-frame",
