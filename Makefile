@@ -16,8 +16,9 @@ test: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed schema
 	$(PY) benchmarks/browser.py $(ARGS)
 
+# ruff for style, mypy --strict for the types of wsbench/ (pyproject.toml says what it checks).
 lint: $(VENV)/.dev-installed
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
 # Applying schema.sql is harmless when it was applied before.
 schema:
@@ -28,7 +29,9 @@ $(VENV)/.run-installed: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt
+# The project itself goes in editable, so benchmarks/ and tests import it from anywhere.
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@ $(VENV)/.run-installed

@@ -2,7 +2,7 @@
 
 import sys
 
-from wsbench.main import main
+from wsbench.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

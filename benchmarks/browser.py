@@ -1,47 +1,61 @@
-"""The benchmark page in headless Chromium, against real servers, several runs per case.
+"""The benchmark page in real browsers (Chromium, Firefox), against real servers, runs interleaved.
 
-    python benchmarks/browser.py                 # WebSocket pipelined: MySQL vs --db null:
-    python benchmarks/browser.py --compare       # every mode, MySQL group vs per-message commit
+    python benchmarks/browser.py                     # WebSocket pipelined: MySQL vs --db null:
+    python benchmarks/browser.py --compare           # every mode, group vs per-message commit
+    python benchmarks/browser.py --browser firefox   # one browser (default: every one installed)
 
-Each case is measured alternately with the others in the same session, so drift on a noisy
-machine hits them alike. Prints medians with min..max and ratios; --json keeps the raw samples.
+Each case (a page mode, against one server, in one browser) is measured alternately with the
+others in the same session, so drift on a noisy machine hits them alike. Prints per browser the
+medians with min..max and ratios, then how the browsers compare on the same case; --json keeps
+the raw samples, with each browser's name and version.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-from wsbench import __version__  # noqa: E402
-from wsbench.bench import environment, paired_ratios  # noqa: E402
-from wsbench.harness import CHROMIUM, CHROMIUM_ARGS, ServerProcess, page_url, run_page  # noqa: E402
+from wsbench import __version__
+from wsbench.bench.cli import parse_choices
+from wsbench.bench.report import environment
+from wsbench.bench.stats import paired_ratios, spread
+from wsbench.testing.browser import (
+    Browser,
+    BrowserMissing,
+    BrowserName,
+    installed,
+    launch,
+    run_page,
+)
+from wsbench.testing.server import ServerProcess, page_url
+from wsbench.vocabulary import PageMode
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
 MODES = {
-    "websocket/pipelined": "WebSocket, pipelined",
-    "websocket/one-at-a-time": "WebSocket, one at a time",
-    "http/one-at-a-time": "HTTP, one at a time",
-    "http/concurrent": "HTTP, concurrent",
+    PageMode.WEBSOCKET_PIPELINED: "WebSocket, pipelined",
+    PageMode.WEBSOCKET_ONE_AT_A_TIME: "WebSocket, one at a time",
+    PageMode.HTTP_ONE_AT_A_TIME: "HTTP, one at a time",
+    PageMode.HTTP_CONCURRENT: "HTTP, concurrent",
 }
+TITLES = {BrowserName.CHROMIUM: "Chromium", BrowserName.FIREFOX: "Firefox"}
 
 
 @dataclass
-class Case:
-    """One thing measured: a page mode against one server."""
+class PageCase:
+    """One thing measured: a page mode against one server, in one browser."""
 
-    label: str
+    label: str  # the mode and the server, the same in every browser
     server: str  # key into the servers dict
-    mode: str
+    mode: PageMode
     n: int
+    browser: BrowserName
     elapsed_ms: list[float] = field(default_factory=list)
 
     @property
@@ -50,54 +64,103 @@ class Case:
         return self.n / statistics.median(self.elapsed_ms) * 1000
 
 
-def spread(values: list[float], digits: int = 1, unit: str = "") -> str:
-    """``median (min..max)``, with the unit after the median: ``9.80x (6.73..10.52)``."""
-    m, lo, hi = statistics.median(values), min(values), max(values)
-    return f"{m:.{digits}f}{unit} ({lo:.{digits}f}..{hi:.{digits}f})"
-
-
-def paired_ratio(slow: Case, fast: Case) -> list[float]:
+def paired_ratio(slow: PageCase, fast: PageCase) -> list[float]:
     """Per-run ratios of per-number time, slow over fast, from runs made side by side."""
     return paired_ratios(
         [ms / slow.n for ms in slow.elapsed_ms], [ms / fast.n for ms in fast.elapsed_ms]
     )
 
 
+def ratio(slow: PageCase, fast: PageCase) -> str:
+    """``7.42x (6.90..8.01)``: how many times the fast case's time per number the slow one's."""
+    return spread(paired_ratio(slow, fast), ".2f", "x")
+
+
 def measure(
-    cases: list[Case], servers: dict[str, list[str]], runs: int, warmup: int
-) -> tuple[dict[str, ServerProcess], str]:
-    """Run every case ``warmup + runs`` times, interleaved; return the servers' info, browser."""
-    started = {name: ServerProcess(*args) for name, args in servers.items()}
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for index in range(warmup + runs):
-                order = cases if index % 2 == 0 else cases[::-1]
-                for case in order:
-                    url = page_url(started[case.server], n=case.n, mode=case.mode, autorun=1)
-                    result = run_page(browser, url, timeout_s=600)
-                    check(case, result)
-                    if index >= warmup:
-                        case.elapsed_ms.append(result["elapsed_ms"])
-            version = browser.version
-            browser.close()
-    finally:
-        for server in started.values():
-            server.stop()
-    return started, version
+    cases: list[PageCase],
+    servers: dict[str, list[str]],
+    browsers: Sequence[BrowserName],
+    runs: int,
+    warmup: int,
+) -> dict[BrowserName, str]:
+    """Run every case ``warmup + runs`` times, interleaved; return each browser's version."""
+    with contextlib.ExitStack() as stack:
+        started = {
+            name: stack.enter_context(ServerProcess(*args)) for name, args in servers.items()
+        }
+        running: dict[BrowserName, Browser] = {
+            name: stack.enter_context(launch(name)) for name in browsers
+        }
+        for index in range(warmup + runs):
+            for case in cases if index % 2 == 0 else cases[::-1]:
+                url = page_url(started[case.server], n=case.n, mode=case.mode, autorun=1)
+                result = run_page(running[case.browser], url, timeout_s=600)
+                check(case, result)
+                if index >= warmup:
+                    case.elapsed_ms.append(result["elapsed_ms"])
+        return {name: browser.version for name, browser in running.items()}
 
 
-def check(case: Case, result: dict[str, Any]) -> None:
-    """A run that lost numbers is no benchmark: stop loudly."""
+def check(case: PageCase, result: dict[str, Any]) -> None:
+    """A run that lost numbers, or that cannot say what it measured, is no benchmark."""
     stored = None if case.server == "null" else case.n
     if result["state"] != "done" or result["acked"] != case.n or result["rows_verified"] != stored:
-        raise SystemExit(f"{case.label}: the run failed: {result}")
+        raise SystemExit(f"{case.label} in {case.browser}: the run failed: {result}")
+    if result["mode"] != case.mode.removeprefix(f"{result['transport']}/"):
+        raise SystemExit(f"{case.label} in {case.browser}: the page ran {result}, not {case.mode}")
+
+
+def report(
+    cases: list[PageCase], versions: dict[BrowserName, str], compare: bool, runs: int, warmup: int
+) -> None:
+    """Per browser: the table, the ratios and the target; then the browsers against each other."""
+    print(
+        f"wsbench {__version__}, {runs} runs per case after {warmup} warm-up, interleaved; "
+        "medians with (min..max)"
+    )
+    for name, version in versions.items():
+        mine = [case for case in cases if case.browser is name]
+        print(f"\n{TITLES[name]} {version}")
+        print(f"{'case':<40} {'N':>6}  {'elapsed ms':<28} {'numbers/s':>10}")
+        for case in mine:
+            elapsed = spread(case.elapsed_ms, ".1f")
+            print(f"{case.label:<40} {case.n:>6}  {elapsed:<28} {case.rate:>10,.0f}")
+        fastest = max(mine, key=lambda case: case.rate)
+        for case in mine:
+            if case is not fastest:
+                print(f"{fastest.label} is {ratio(case, fastest)} faster than {case.label}")
+        if compare:
+            group, naive = mine[0], mine[len(MODES)]
+            print(
+                f"WebSocket, pipelined: group commit is {ratio(naive, group)} faster than "
+                "per-message commit (target: at least 8x)"
+            )
+        else:
+            print(f"MySQL takes {ratio(mine[0], mine[1])} the time of the null store")
+    if len(versions) > 1:
+        print("\nthe browsers side by side, the same case")
+        first, *others = versions
+        for case in (case for case in cases if case.browser is first):
+            for other in others:
+                twin = next(c for c in cases if c.browser is other and c.label == case.label)
+                fast, slow = sorted((case, twin), key=lambda c: statistics.median(c.elapsed_ms))
+                print(
+                    f"{case.label}: {TITLES[fast.browser]} is {ratio(slow, fast)} faster "
+                    f"than {TITLES[slow.browser]}"
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print the table, optionally write JSON."""
+    """Run the benchmark, print the tables, optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compare", action="store_true", help="every mode, group vs per-message")
+    parser.add_argument(
+        "--browser",
+        action="append",
+        metavar="LIST",
+        help="chromium, firefox, or both: --browser chromium,firefox (default: every browser "
+        "installed)",
+    )
     parser.add_argument(
         "-n", type=int, default=10_000, help="numbers per WebSocket run (%(default)s)"
     )
@@ -109,71 +172,68 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mysql", default=MYSQL, help="database URL (%(default)s)")
     parser.add_argument("--json", metavar="FILE", help="write the raw samples and environment")
     args = parser.parse_args(argv)
+    try:
+        browsers = [
+            BrowserName(name) for name in parse_choices(args.browser, list(BrowserName), "")
+        ]
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not args.browser:
+        browsers = installed()
+        if not browsers:
+            parser.error("no browser is installed: apt-get install chromium firefox-esr")
 
     if args.compare:
         servers = {
             "group": ["--db", args.mysql, "--commit", "group"],
             "per-message": ["--db", args.mysql, "--commit", "per-message"],
         }
-        cases = [
-            Case(f"{label} [{commit}]", commit, mode, args.nhttp if "http" in mode else args.n)
+        plan = [
+            (f"{label} [{commit}]", commit, mode, args.nhttp if "http" in mode else args.n)
             for commit in servers
             for mode, label in MODES.items()
         ]
     else:
         servers = {"mysql": ["--db", args.mysql], "null": ["--db", "null:"]}
-        cases = [
-            Case(f"WebSocket, pipelined [{name}]", name, "websocket/pipelined", args.n)
+        plan = [
+            (f"WebSocket, pipelined [{name}]", name, PageMode.WEBSOCKET_PIPELINED, args.n)
             for name in servers
         ]
-    _, browser = measure(cases, servers, args.runs, args.warmup)
-
-    print(
-        f"wsbench {__version__}, Chromium {browser}, {args.runs} runs per case after "
-        f"{args.warmup} warm-up; medians with (min..max)"
-    )
-    fastest = max(cases, key=lambda case: case.rate)
-    print(f"{'case':<40} {'N':>6}  {'elapsed ms':<28} {'numbers/s':>10}")
-    for case in cases:
-        print(f"{case.label:<40} {case.n:>6}  {spread(case.elapsed_ms):<28} {case.rate:>10,.0f}")
-    print()
-    for case in cases:
-        if case is not fastest:
-            ratio = spread(paired_ratio(case, fastest), 2, "x")
-            print(f"{fastest.label} is {ratio} faster than {case.label}")
-    if args.compare:
-        group, naive = cases[0], cases[len(MODES)]
-        ratio = spread(paired_ratio(naive, group), 2, "x")
-        print(
-            f"\nWebSocket, pipelined: group commit is {ratio} faster than per-message commit "
-            "(target: at least 8x)"
-        )
-    else:
-        ratio = spread(paired_ratio(cases[0], cases[1]), 2, "x")
-        print(f"\nMySQL takes {ratio} the time of the null store (target: at most 1.15x)")
+    cases = [PageCase(*entry, browser) for browser in browsers for entry in plan]
+    try:
+        versions = measure(cases, servers, browsers, args.runs, args.warmup)
+    except BrowserMissing as exc:
+        print(f"cannot start a browser: {exc}", file=sys.stderr)
+        return 2
+    report(cases, versions, args.compare, args.runs, args.warmup)
     if args.json:
-        write_json(Path(args.json), args, cases, browser)
+        write_json(Path(args.json), args, cases, versions)
     return 0
 
 
-def write_json(path: Path, args: argparse.Namespace, cases: list[Case], browser: str) -> None:
-    """Raw samples and the environment they were measured in."""
+def write_json(
+    path: Path, args: argparse.Namespace, cases: list[PageCase], versions: dict[BrowserName, str]
+) -> None:
+    """Raw samples and the environment they were measured in, each case with its browser."""
     document = {
+        "command": ["python", "benchmarks/browser.py", *sys.argv[1:]],
         "runs": args.runs,
         "warmup": args.warmup,
         "cases": [
             {
                 "label": c.label,
+                "browser": {"name": c.browser.value, "version": versions[c.browser]},
                 "server": c.server,
-                "mode": c.mode,
+                "mode": c.mode.value,
                 "n": c.n,
                 "elapsed_ms": c.elapsed_ms,
+                "numbers_per_s_median": c.rate,
             }
             for c in cases
         ],
         "environment": {
             **environment({"store": "mysql"}, args.mysql),
-            "browser": f"Chromium {browser}",
+            "browsers": {name.value: version for name, version in versions.items()},
         },
     }
     path.write_text(json.dumps(document, indent=2) + "\n")

@@ -19,13 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from websockets.asyncio.server import ServerConnection, serve
 
-from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
-
-from wsbench.bench import paired_ratios, ratio_line, spread  # noqa: E402
-from wsbench.client import send_run  # noqa: E402
-from wsbench.harness import ServerProcess  # noqa: E402
+from wsbench.bench.stats import paired_ratios, ratio_line, spread
+from wsbench.client import send_run
+from wsbench.testing.server import ServerProcess
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
 

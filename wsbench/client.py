@@ -15,11 +15,13 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
+from websockets.typing import Origin
 
 RETRY_FIRST_S = 0.05
 RETRY_MAX_S = 2.0
@@ -31,9 +33,9 @@ class RunResult:
 
     acked: int = 0
     failed: int = 0  # numbers rejected or not stored
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
     connections: int = 0
-    hello: dict = field(default_factory=dict)
+    hello: dict[str, Any] = field(default_factory=dict)
     ack_times: dict[int, float] = field(default_factory=dict)  # acked count -> when it arrived
 
 
@@ -42,7 +44,7 @@ async def send_run(
     run_id: str,
     numbers: Sequence[int | str],
     *,
-    origin: str | None = None,
+    origin: Origin | None = None,
     on_ack: Callable[[ClientConnection, int], object] | None = None,
     max_connections: int = 50,
     timeout_s: float = 120,

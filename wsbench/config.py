@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from .vocabulary import CommitMode, StoreKind
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_HTTP_PORT = 8766
@@ -23,7 +25,7 @@ class DatabaseURL:
     """Where numbers go: ``mysql://user:password@host:port/database``, ``sqlite:///file.db``
     (``sqlite:////absolute/file.db``) or ``null:``."""
 
-    scheme: str
+    scheme: StoreKind
     user: str = "wsbench"
     password: str = ""
     host: str = "127.0.0.1"
@@ -36,9 +38,9 @@ class DatabaseURL:
 
     def redacted(self) -> str:
         """The URL as it may be logged: never with the password."""
-        if self.scheme == "null":
+        if self.scheme is StoreKind.NULL:
             return "null:"
-        if self.scheme == "sqlite":
+        if self.scheme is StoreKind.SQLITE:
             return f"sqlite:///{self.path}"
         secret = ":***" if self.password else ""
         return f"mysql://{self.user}{secret}@{self.host}:{self.port}/{self.database}"
@@ -48,12 +50,12 @@ def parse_database_url(url: str) -> DatabaseURL:
     """Parse a database URL, raising ValueError with a readable reason (never the password)."""
     parts = urlsplit(url.strip())
     if parts.scheme == "null":
-        return DatabaseURL(scheme="null")
+        return DatabaseURL(scheme=StoreKind.NULL)
     if parts.scheme == "sqlite":
         # As in SQLAlchemy: sqlite:///relative.db and sqlite:////absolute.db
         if parts.netloc or not parts.path.startswith("/") or len(parts.path) < 2:
             raise ValueError("bad SQLite URL: use sqlite:///file.db or sqlite:////absolute/file.db")
-        return DatabaseURL(scheme="sqlite", path=unquote(parts.path[1:]))
+        return DatabaseURL(scheme=StoreKind.SQLITE, path=unquote(parts.path[1:]))
     if parts.scheme != "mysql":
         raise ValueError(
             f"unsupported database URL scheme {parts.scheme + ':' if parts.scheme else '(none)'}"
@@ -67,7 +69,7 @@ def parse_database_url(url: str) -> DatabaseURL:
     if "/" in database:
         raise ValueError(f"bad database name {database!r} in the database URL")
     return DatabaseURL(
-        scheme="mysql",
+        scheme=StoreKind.MYSQL,
         user=unquote(parts.username or "wsbench"),
         password=unquote(parts.password or ""),
         host=parts.hostname or "127.0.0.1",
@@ -95,7 +97,7 @@ class Config:
     http_port: int = DEFAULT_HTTP_PORT
     db: DatabaseURL = parse_database_url(DEFAULT_DB)
     db_chosen: bool = False  # by --db or $WSBENCH_DB; if not, SQLite may stand in for MySQL
-    commit: str = "group"
+    commit: CommitMode = CommitMode.GROUP
     max_batch: int = 5000
     max_frame: int = 1024
     max_body: int = 1024
@@ -131,7 +133,7 @@ def _port(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface of ``websocket_server.py``."""
     parser = argparse.ArgumentParser(
-        prog="websocket_server.py",
+        prog=None,  # websocket_server.py, or wsbench-server when installed
         description=(
             "WebSocket server that commits every number it receives to MySQL "
             "and acknowledges it once committed. Also serves the benchmark page."
@@ -162,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--commit",
-        choices=("group", "per-message"),
-        default="group",
+        choices=[mode.value for mode in CommitMode],
+        default=CommitMode.GROUP.value,
         help=(
             "group: one transaction (INSERTs + COMMIT) for whatever has arrived; per-message: "
             "one INSERT + COMMIT per number, the naive way (%(default)s)"
@@ -252,7 +254,7 @@ def load_config(
         http_port=args.http_port,
         db=db,
         db_chosen=bool(chosen),
-        commit=args.commit,
+        commit=CommitMode(args.commit),
         max_batch=args.max_batch,
         max_frame=args.max_frame,
         max_body=args.max_body,

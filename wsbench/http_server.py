@@ -11,12 +11,15 @@ import contextlib
 import http
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .protocol import FrameError, parse_number, parse_run_id, parse_seq
+from .routes import GET_ROUTES, answer_get
 from .service import Service
+from .vocabulary import Transport
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,7 +51,7 @@ class PendingNumber:
     """One request's number, waiting for the commit that holds it."""
 
     __slots__ = ("done",)
-    transport = "http"
+    transport = Transport.HTTP
 
     def __init__(self) -> None:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -77,10 +80,7 @@ class HttpServer:
         self.app = web.Application(middlewares=[self.cors], client_max_size=service.config.max_body)
         self.app.add_routes(
             [
-                web.get("/", self.page),
-                web.get("/websocket.html", self.page),
-                web.get("/info", self.info),
-                web.get("/runs/{run_id}", self.runs),
+                *(web.get(path, self.shared_route) for path in GET_ROUTES),
                 web.get("/metrics", self.metrics),
                 web.post("/numbers", self.post_number),
                 web.options("/numbers", self.preflight),
@@ -124,9 +124,9 @@ class HttpServer:
         try:
             row = await self.read_row(request)
         except BadRequest as exc:
-            self.service.metrics.rejected["http"] += 1
+            self.service.metrics.rejected[Transport.HTTP] += 1
             return error(exc.status, str(exc))
-        self.service.metrics.received["http"] += 1
+        self.service.metrics.received[Transport.HTTP] += 1
         writer = self.service.writer
         if writer.full:
             await writer.wait_for_room()
@@ -179,20 +179,18 @@ class HttpServer:
             },
         )
 
-    async def page(self, request: web.Request) -> web.Response:
-        """The benchmark page."""
-        return web.Response(body=self.service.page, content_type="text/html", charset="utf-8")
-
-    async def info(self, request: web.Request) -> web.Response:
-        """Where numbers go and how they are committed."""
-        return web.json_response(self.service.info())
+    async def shared_route(self, request: web.Request) -> web.Response:
+        """The page, ``/info`` and ``/runs/<id>``, answered as the WebSocket port answers them."""
+        answer = await answer_get(self.service, urlsplit(request.raw_path).path)
+        if answer is None:  # the routes above are the shared ones, so this is a bug
+            raise web.HTTPNotFound()
+        return web.Response(
+            status=answer.status.value,
+            body=answer.body,
+            headers={"Content-Type": answer.content_type},
+        )
 
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus metrics."""
         body, content_type = self.service.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
-
-    async def runs(self, request: web.Request) -> web.Response:
-        """How many committed rows a run has."""
-        status, body = await self.service.run_count(request.match_info["run_id"])
-        return web.json_response(body, status=status.value)

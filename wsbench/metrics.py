@@ -24,7 +24,9 @@ from prometheus_client import (
 from prometheus_client import Counter as CounterMetric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-TRANSPORTS = ("websocket", "http")
+from .vocabulary import Transport
+
+TRANSPORTS = tuple(Transport)
 SHARED_SYNC_S = 1.0  # how stale another worker's counts may be in a scrape
 
 # (attribute holding the counts, metric, help)
@@ -128,5 +130,5 @@ class Metrics:
         registry = self.registry
         if self.shared_dir is not None:
             registry = CollectorRegistry()
-            MultiProcessCollector(registry, path=self.shared_dir)
+            MultiProcessCollector(registry, path=self.shared_dir)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST

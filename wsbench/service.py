@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 import contextlib
-import http
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
+
+from websockets.typing import Origin
 
 from . import __version__
 from .batching import batch_limit
 from .config import Config, is_loopback
 from .metrics import Metrics, peak_rss_bytes
-from .protocol import parse_run_id
+from .resources import PAGE
 from .store import StartupError, Store, open_store
+from .vocabulary import CommitMode
 from .writer import GroupCommitWriter
 
 logger = logging.getLogger("wsbench")
 
-PAGE = Path(__file__).resolve().parent.parent / "websocket.html"
 
-
-def allowed_origins(host: str, ports: list[int], extra: tuple[str, ...] = ()) -> list[str | None]:
+def allowed_origins(
+    host: str, ports: list[int], extra: tuple[str, ...] = ()
+) -> list[Origin | None]:
     """Origins whose pages may call us: the page's own, file:// pages on loopback, and ``extra``."""
     hosts = {f"[{host}]" if ":" in host else host}
-    origins: list[str | None] = [None]  # non-browser clients send no Origin
+    origins: list[Origin | None] = [None]  # non-browser clients send no Origin
     if is_loopback(host):
         hosts |= {"127.0.0.1", "localhost", "[::1]"}
-        origins.append("null")  # what a page opened from disk sends
-    origins += sorted(f"http://{name}:{port}" for name in hosts for port in ports)
-    origins += [origin for origin in extra if origin not in origins]
+        origins.append(Origin("null"))  # what a page opened from disk sends
+    origins += sorted(Origin(f"http://{name}:{port}") for name in hosts for port in ports)
+    origins += [Origin(origin) for origin in extra if origin not in origins]
     return origins
 
 
@@ -47,7 +48,7 @@ class Service:
         metrics.gauge("wsbench_queue_depth", "Rows waiting for a commit", lambda: writer.pending)
         metrics.gauge("wsbench_peak_rss_bytes", "Peak resident memory", peak_rss_bytes)
         # Filled in place once both ports are bound; websockets keeps a reference to the list.
-        self.origins: list[str | None] = []
+        self.origins: list[Origin | None] = []
         self.ws_port = config.port
         self.http_port = config.http_port
         try:
@@ -62,7 +63,7 @@ class Service:
         async with open_store(config) as store:
             max_batch = (
                 1
-                if config.commit == "per-message"
+                if config.commit is CommitMode.PER_MESSAGE
                 else batch_limit(config.max_batch, store.max_allowed_packet)
             )
             metrics = Metrics(config.metrics_dir)
@@ -98,16 +99,3 @@ class Service:
         if origin is None or origin not in self.origins:
             return [("Vary", "Origin")]
         return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
-
-    async def run_count(self, run_id: str) -> tuple[http.HTTPStatus, dict[str, Any]]:
-        """``GET /runs/<id>``: how many committed rows a run has."""
-        try:
-            run_id = parse_run_id(run_id)
-        except ValueError as exc:
-            return http.HTTPStatus.BAD_REQUEST, {"error": str(exc)}
-        try:
-            rows = await self.store.count_rows(run_id)
-        except Exception as exc:  # noqa: BLE001 - the caller gets the reason, the server goes on
-            logger.error("counting the rows of run %s failed: %s", run_id, exc)
-            return http.HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"database: {exc}"}
-        return http.HTTPStatus.OK, {"run": run_id, "store": self.store.kind, "rows": rows}

@@ -66,7 +66,8 @@ def _supervise(config: Config, worker: Callable[[Config, int], int]) -> int:
             process.join()
             running.remove(process)
             assert config.metrics_dir is not None and process.pid is not None
-            mark_process_dead(process.pid, config.metrics_dir)  # its gauges no longer count
+            # Its gauges no longer count.
+            mark_process_dead(process.pid, config.metrics_dir)  # type: ignore[no-untyped-call]
             if process.exitcode != 0 and not signals:
                 logger.error(
                     "%s exited with status %s: stopping the others", process.name, process.exitcode

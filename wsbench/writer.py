@@ -11,6 +11,7 @@ from typing import Protocol
 from .batching import Batch, Batcher, Row
 from .metrics import Metrics
 from .store import Store, StoreUnavailable
+from .vocabulary import Transport
 
 logger = logging.getLogger("wsbench")
 
@@ -21,7 +22,7 @@ RETRY_MAX_S = 2.0
 class Sender(Hashable, Protocol):
     """Whoever sent rows and wants to hear what became of them."""
 
-    transport: str  # "websocket" or "http", for the metrics
+    transport: Transport  # for the metrics
 
     def committed(self, count: int) -> None:
         """``count`` more of this sender's rows are committed."""

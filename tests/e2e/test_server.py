@@ -1,0 +1,256 @@
+"""The real server process against the real MariaDB, over real WebSocket connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from wsbench.testing.server import SERVER, ServerProcess
+
+from .conftest import Database, Target, apply_schema
+from .helpers import numbers, open_run, send_run
+
+
+async def test_n_numbers_make_exactly_n_rows(target: Target, database: Database):
+    run_id = database.new_run_id()
+    acks, errors = await send_run(target.server, run_id, numbers(10_000), valid=10_000)
+    assert errors == []
+    assert acks[-1] == 10_000
+    assert target.numbers(run_id) == list(range(1, 10_001))
+
+
+async def test_acks_are_cumulative_and_follow_the_commit(target: Target, database: Database):
+    run_id = database.new_run_id()
+    websocket, hello = await open_run(target.server, run_id)
+    store, commit = target.name.split("-", 1)[0], hello["commit"]
+    assert (hello["store"], hello["durable"]) == (store, True)
+    assert commit == ("per-message" if target.name.endswith("per-message") else "group")
+    acks = []
+    async with websocket:
+        for number in numbers(3000):
+            await websocket.send(number)
+        while not acks or acks[-1] < 3000:
+            acks.append(json.loads(await websocket.recv())["acked"])
+            # Another connection must already see every acknowledged row.
+            assert target.count(run_id) >= acks[-1]
+    assert acks == sorted(set(acks)), "acks must grow strictly"
+    if commit == "group":
+        assert len(acks) < 3000, "acks must be grouped, not one per number"
+
+
+@pytest.mark.parametrize("clients", [2, 50])
+async def test_concurrent_connections_each_get_their_own_count(
+    mysql_server: ServerProcess, database: Database, clients: int
+):
+    per_client = 20_000 // clients
+    run_ids = [database.new_run_id() for _ in range(clients)]
+    results = await asyncio.gather(
+        *(send_run(mysql_server, run_id, numbers(per_client), per_client) for run_id in run_ids)
+    )
+    for run_id, (acks, errors) in zip(run_ids, results, strict=True):
+        assert errors == []
+        assert acks[-1] == per_client
+        assert database.count(run_id) == per_client
+
+
+async def test_bad_frames_get_errors_and_the_numbers_around_them_are_stored(
+    target: Target, database: Database
+):
+    run_id = database.new_run_id()
+    frames = ["1", "abc", "2", "1.5", "", "99999999999999999999", b"\x00\x01", "3", " 4", "+5", "6"]
+    acks, errors = await send_run(target.server, run_id, frames, valid=4)
+    assert acks[-1] == 4
+    assert [error["frame"] for error in errors] == [2, 4, 5, 6, 7, 9, 10]
+    reasons = [error["error"].split(":")[0] for error in errors]
+    assert reasons == [
+        "not an integer",
+        "not an integer",
+        "empty frame",
+        "out of range",
+        "binary frame",
+        "not an integer",
+        "not an integer",
+    ]
+    assert target.numbers(run_id) == [1, 2, 3, 6]
+
+
+async def test_an_oversized_frame_closes_only_its_own_connection(
+    mysql_server: ServerProcess, database: Database
+):
+    run_id, other_run = database.new_run_id(), database.new_run_id()
+    websocket, _ = await open_run(mysql_server, run_id)
+    async with websocket:
+        await websocket.send("1" * 2000)
+        await websocket.wait_closed()
+    assert websocket.close_code == 1009  # message too big
+    acks, _ = await send_run(mysql_server, other_run, numbers(10), valid=10)
+    assert acks[-1] == 10
+    assert database.count(run_id) == 0
+
+
+async def test_null_store_acks_and_stores_nothing(null_server: ServerProcess, database: Database):
+    run_id = database.new_run_id()
+    _, hello = await open_run(null_server, run_id)
+    assert (hello["store"], hello["durable"], hello["target"]) == ("null", False, None)
+    acks, _ = await send_run(null_server, run_id, numbers(1000), valid=1000)
+    assert acks[-1] == 1000
+    assert database.count(run_id) == 0
+    assert "NOTHING IS STORED" in null_server.log
+    assert get(f"{null_server.http_url}/runs/{run_id}")[1] == {
+        "run": run_id,
+        "store": "null",
+        "rows": None,
+    }
+
+
+def http_base(server: ServerProcess, port: str) -> str:
+    """Plain HTTP on the WebSocket port (websockets) or on the HTTP port (aiohttp)."""
+    return f"http://{server.host}:{server.port}" if port == "ws" else server.http_url
+
+
+def get(url: str, origin: str | None = None) -> tuple[int, dict, str | None]:
+    """GET a JSON resource: status, body and the CORS header."""
+    request = urllib.request.Request(url, headers={"Origin": origin} if origin else {})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.load(response), response.headers.get(CORS)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error), error.headers.get(CORS)
+
+
+CORS = "Access-Control-Allow-Origin"
+
+
+@pytest.mark.parametrize("port", ["ws", "http"])
+async def test_run_counts_and_info_over_http_with_cors_for_allowed_origins_only(
+    mysql_server: ServerProcess, database: Database, port: str
+):
+    run_id = database.new_run_id()
+    await send_run(mysql_server, run_id, numbers(25), valid=25)
+    base = http_base(mysql_server, port)
+    count = {"run": run_id, "store": "mysql", "rows": 25}
+    assert get(f"{base}/runs/{run_id}", "null") == (200, count, "null")
+    for own_port in (mysql_server.port, mysql_server.http_port):
+        own = f"http://localhost:{own_port}"
+        assert get(f"{base}/runs/{run_id}", own) == (200, count, own)
+    assert get(f"{base}/runs/{run_id}", "https://evil.example") == (200, count, None)
+    status, body, _ = get(f"{base}/runs/not%20valid")
+    assert status == 400 and "run id" in body["error"]
+    status, info, cors = get(f"{base}/info", "null")
+    assert (status, cors) == (200, "null")
+    assert info["store"] == "mysql" and info["commit"] == "group" and info["notice"] is None
+    assert (info["ws_port"], info["http_port"]) == (mysql_server.port, mysql_server.http_port)
+
+
+@pytest.mark.parametrize("port", ["ws", "http"])
+async def test_the_page_is_served(mysql_server: ServerProcess, port: str):
+    base = http_base(mysql_server, port)
+    with urllib.request.urlopen(f"{base}/") as response:
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert b"benchmarkResult" in response.read()
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{base}/nothing-here")
+    assert error.value.code == 404
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [
+        (None, True),
+        ("null", True),
+        ("http://127.0.0.1:{port}", True),
+        ("http://localhost:{port}", True),
+        ("https://evil.example", False),
+        ("http://127.0.0.1:1", False),
+        ("http://127.0.0.1:{port}.evil.example", False),
+    ],
+)
+async def test_handshakes_from_foreign_origins_are_refused(
+    mysql_server: ServerProcess, database: Database, origin: str | None, accepted: bool
+):
+    origin = origin.format(port=mysql_server.port) if origin else None
+    if accepted:
+        websocket, _ = await open_run(mysql_server, database.new_run_id(), origin=origin)
+        await websocket.close()
+    else:
+        with pytest.raises(InvalidStatus) as refused:
+            await open_run(mysql_server, database.new_run_id(), origin=origin)
+        assert refused.value.response.status_code == 403
+
+
+async def test_a_bad_run_id_is_refused_at_the_handshake(mysql_server: ServerProcess):
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{mysql_server.ws_url}/?run=no%20spaces")
+    assert refused.value.response.status_code == 400
+
+
+def start_failure(*args: str) -> str:
+    """Run the server expecting it to refuse to start; return what it printed."""
+    result = subprocess.run(
+        [sys.executable, str(SERVER), "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, "one line, one message"
+    return result.stderr
+
+
+def test_start_up_without_a_database_server_says_so(database: Database):
+    message = start_failure("--db", "mysql://wsbench@127.0.0.1:1/test")
+    assert "cannot connect to MySQL at 127.0.0.1:1: is it running?" in message
+    assert "systemctl start mariadb" in message
+
+
+def test_start_up_with_a_wrong_password_says_so_without_showing_it(database: Database):
+    message = start_failure("--db", "mysql://wsbench:s3cret-pw@127.0.0.1:3306/test")
+    assert "access denied for MySQL user 'wsbench' at 127.0.0.1:3306" in message
+    assert "mysql -u root < schema.sql" in message
+    assert "s3cret-pw" not in message
+
+
+def start_failure_in_scratch_database(database: Database, name: str, *statements: str) -> str:
+    """Start the server on a database of the test's own, made by ``statements``, then dropped."""
+    database.query(f"CREATE DATABASE IF NOT EXISTS {name}")
+    try:
+        for statement in statements:
+            database.query(statement)
+        return start_failure("--db", f"mysql://root@127.0.0.1:3306/{name}")
+    finally:
+        database.query(f"DROP DATABASE {name}")
+
+
+def test_start_up_without_the_table_says_how_to_create_it(database: Database):
+    message = start_failure_in_scratch_database(database, "wsbench_pytest_empty")
+    assert "table wsbench_pytest_empty.testing does not exist" in message
+    assert "create it with `mysql -u root < schema.sql`" in message
+
+
+def test_start_up_without_the_database_says_how_to_create_it(database: Database):
+    message = start_failure("--db", "mysql://root@127.0.0.1:3306/wsbench_no_such_db")
+    assert "database 'wsbench_no_such_db' does not exist" in message
+
+
+def test_schema_is_rerunnable_and_the_server_user_has_least_privilege(database: Database):
+    assert apply_schema(database.url).returncode == 0
+    grants = database.query("SHOW GRANTS FOR 'wsbench'@'127.0.0.1'")
+    privileges = sorted(grant for (grant,) in grants if "testing" in grant)
+    assert privileges == ["GRANT SELECT, INSERT ON `test`.`testing` TO `wsbench`@`127.0.0.1`"]
+    assert all("testing" in grant or "USAGE" in grant for (grant,) in grants)
+
+
+def test_start_up_with_an_old_table_says_how_to_replace_it(database: Database):
+    message = start_failure_in_scratch_database(
+        database, "wsbench_pytest_old", "CREATE TABLE wsbench_pytest_old.testing (value INT)"
+    )
+    assert "table wsbench_pytest_old.testing has an old layout" in message
+    assert "'Upgrading the table' in README.md" in message

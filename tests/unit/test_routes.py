@@ -1,0 +1,71 @@
+"""The GET routes both servers share, answered for a fake service without sockets."""
+
+from __future__ import annotations
+
+import http
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from wsbench.batching import Row
+from wsbench.routes import GET_ROUTES, answer_get
+from wsbench.vocabulary import StoreKind
+
+
+class CountingStore:
+    """Counts 7 rows for every run, or fails like a database that went away."""
+
+    kind = StoreKind.MYSQL
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    async def insert(self, rows: Sequence[Row]) -> None:
+        """Nothing to do."""
+
+    async def count_rows(self, run_id: str) -> int | None:
+        if self.fail:
+            raise ConnectionError("MySQL went away")
+        return 7
+
+
+class FakeService:
+    def __init__(self, store: CountingStore) -> None:
+        self.store = store
+        self.page = b"<!doctype html>"
+
+    def info(self) -> dict[str, Any]:
+        return {"server": "wsbench", "store": "mysql"}
+
+
+async def answer(path: str, fail: bool = False) -> tuple[int, str, Any]:
+    result = await answer_get(FakeService(CountingStore(fail)), path)  # type: ignore[arg-type]
+    assert result is not None
+    body = json.loads(result.body) if result.content_type == "application/json" else result.body
+    return result.status, result.content_type, body
+
+
+async def test_the_page_info_and_run_counts() -> None:
+    assert await answer("/") == (http.HTTPStatus.OK, "text/html; charset=utf-8", b"<!doctype html>")
+    assert await answer("/websocket.html") == await answer("/")
+    assert (await answer("/info"))[2] == {"server": "wsbench", "store": "mysql"}
+    assert await answer("/runs/abc") == (
+        http.HTTPStatus.OK,
+        "application/json",
+        {"run": "abc", "store": "mysql", "rows": 7},
+    )
+
+
+async def test_a_bad_run_id_is_400_and_a_database_error_503() -> None:
+    status, _, body = await answer("/runs/a%20b")
+    assert status == http.HTTPStatus.BAD_REQUEST and "run id must be" in body["error"]
+    status, _, body = await answer("/runs/abc", fail=True)
+    assert status == http.HTTPStatus.SERVICE_UNAVAILABLE
+    assert body == {"error": "database: MySQL went away"}
+
+
+async def test_other_paths_are_not_shared_routes() -> None:
+    service = FakeService(CountingStore())
+    for path in ("/metrics", "/numbers", "/nope", "/info/"):
+        assert await answer_get(service, path) is None  # type: ignore[arg-type]
+    assert GET_ROUTES == ("/", "/websocket.html", "/info", "/runs/{run_id}")

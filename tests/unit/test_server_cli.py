@@ -1,0 +1,27 @@
+"""The server's command line, without starting it: every flag explained, bad ones refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from wsbench.config import build_parser, load_config
+from wsbench.vocabulary import CommitMode, StoreKind
+
+from .helpers import help_text
+
+
+def test_help_explains_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "--max-connections" in help_text(build_parser(), capsys)
+
+
+def test_words_from_flags_are_typed() -> None:
+    config = load_config(["--commit", "per-message", "--db", "null:"], environ={})
+    assert config.commit is CommitMode.PER_MESSAGE
+    assert config.db.scheme is StoreKind.NULL
+
+
+def test_a_commit_mode_that_does_not_exist_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        load_config(["--commit", "sometimes"], environ={})
+    error = capsys.readouterr().err
+    assert "invalid choice: 'sometimes' (choose from 'group', 'per-message')" in error

@@ -1,0 +1,164 @@
+"""The command line: start everything, log where it listens, stop in order on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import resource
+import signal
+from collections.abc import Sequence
+
+from . import __version__
+from .config import Config, is_loopback, load_config
+from .http_server import HttpServer
+from .service import Service
+from .store import StartupError
+from .workers import serve_workers
+from .ws_server import WebSocketServer
+
+logger = logging.getLogger("wsbench")
+
+
+async def run(config: Config, stop: asyncio.Event) -> None:
+    """Serve until ``stop`` is set, then close connections and commit what was received."""
+    # Contexts exit in reverse: the servers stop and finish their requests, then the writer
+    # commits what it still holds, then the store closes.
+    async with (
+        Service.start(config) as service,
+        WebSocketServer(service).serve() as ws_port,
+        HttpServer(service).serve() as http_port,
+    ):
+        service.listening(ws_port, http_port)
+        log_start(service)
+        await stop.wait()
+        logger.info(
+            "stopping: no new connections; committing and acking what was received, then "
+            "closing connections with 1001 (a second Ctrl-C exits at once)"
+        )
+    logger.info("stopped")
+
+
+def log_start(service: Service) -> None:
+    """One line: where the server listens and where numbers go; a warning if users must know."""
+    store = service.store
+    if store.notice:  # first: the listening line is what scripts wait for
+        logger.warning("%s", store.notice)
+    host = service.config.host
+    host = f"[{host}]" if ":" in host else host
+    where = (
+        f"committing to {store.kind} {store.target}, "
+        f"{service.config.commit} commit, up to {service.writer.max_batch} rows per commit"
+        if store.durable
+        else "storing NOTHING"
+    )
+    logger.info(
+        "wsbench %s listening on ws://%s:%d and http://%s:%d (page: http://%s:%d/), %s",
+        __version__,
+        host,
+        service.ws_port,
+        host,
+        service.http_port,
+        host,
+        service.ws_port,
+        where,
+    )
+
+
+def raise_open_files_limit(connections: int) -> None:
+    """Make room for ``connections`` sockets, or say why there is none."""
+    needed = connections + 256  # HTTP keep-alive connections, the database, the page
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        logger.warning(
+            "the open-files limit is %d (the hard limit), below the %d that --max-connections %d "
+            "needs: raise it (ulimit -Hn %d as root, or LimitNOFILE= in a systemd unit) or "
+            "lower --max-connections",
+            target,
+            needed,
+            connections,
+            needed,
+        )
+    else:
+        logger.info("raised the open-files limit from %d to %d", soft, target)
+
+
+def warn_about_exposure(config: Config) -> None:
+    """A non-loopback address that admits file:// pages lets any local file write numbers."""
+    if not is_loopback(config.host) and "null" in config.allow_origins:
+        logger.warning(
+            "listening on %s, a non-loopback address, and admitting Origin: null: any page opened "
+            "from disk or sandboxed anywhere that reaches this address can send numbers",
+            config.host,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server from the command line; return the exit status."""
+    config = load_config(argv)
+    if config.workers > 1:
+        setup_logging(config, "supervisor")
+        return serve_workers(config, run_worker)
+    return serve_process(config)
+
+
+def run_worker(config: Config, index: int) -> int:
+    """One of several worker processes: it stops on SIGTERM; the supervisor handles the rest."""
+    # A terminal's Ctrl-C or systemd's stop may reach every process as well as the supervisor:
+    # ignore SIGINT and repeated SIGTERMs here; a second signal to the supervisor sends SIGKILL.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return serve_process(config, f"worker {index}", signals=(signal.SIGTERM,), hurry=False)
+
+
+def setup_logging(config: Config, process: str = "") -> None:
+    """One line per event, with the process name when there are several."""
+    prefix = f"{process} " if process else ""
+    logging.basicConfig(
+        level=logging.DEBUG if config.verbose else logging.INFO,
+        format=f"%(asctime)s {prefix}%(levelname)s %(message)s",
+    )
+    for noisy in ("websockets", "aiohttp"):  # not one line per connection or request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def serve_process(
+    config: Config,
+    process: str = "",
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+    hurry: bool = True,
+) -> int:
+    """Serve in this process until a signal (a second one exits at once if ``hurry``)."""
+    setup_logging(config, process)
+    raise_open_files_limit(config.max_connections)
+    warn_about_exposure(config)
+    try:
+        asyncio.run(_main(config, signals, hurry))
+    except StartupError as exc:
+        logger.error("cannot start: %s", exc)
+        return 1
+    except OSError as exc:
+        taken = exc.errno == errno.EADDRINUSE
+        hint = " (is another server running? choose free ports with --port/--http-port)"
+        logger.error("cannot listen on %s: %s%s", config.host, exc.strerror or exc, hint * taken)
+        return 1
+    return 0
+
+
+async def _main(config: Config, signals: tuple[signal.Signals, ...], hurry: bool) -> None:
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set() and hurry:
+            logger.warning("second signal: exiting at once; numbers not yet acked are not stored")
+            os._exit(1)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal)
+    await run(config, stop)

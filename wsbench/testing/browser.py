@@ -1,0 +1,103 @@
+"""The small part of a browser that tests and benchmarks use, whichever browser it is.
+
+Its shape is a subset of Playwright's sync API (``Browser.new_page``, ``Page.goto``, ...), so
+Playwright's Chromium fits it as it is and another browser needs one module that speaks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+# The page sets this state when a run has ended, one way or the other.
+DONE = "['done', 'error'].includes(document.body.dataset.state)"
+
+
+class BrowserName(StrEnum):
+    """The browsers the page is tested and benchmarked in."""
+
+    CHROMIUM = "chromium"
+    FIREFOX = "firefox"
+
+
+class BrowserMissing(RuntimeError):
+    """The browser is not installed or did not start; the message says how to get it."""
+
+
+class Page(Protocol):
+    """One tab."""
+
+    def goto(self, url: str) -> object:
+        """Open ``url`` and wait until it has loaded."""
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page."""
+
+    def wait_for_function(self, expression: str, *, timeout: float) -> object:
+        """Wait until a JavaScript expression is truthy; ``timeout`` in milliseconds."""
+
+    def inner_text(self, selector: str) -> str:
+        """The rendered text of the first element matching a CSS selector."""
+
+    def close(self) -> None:
+        """Close the tab."""
+
+
+class Browser(Protocol):
+    """A running browser."""
+
+    @property
+    def version(self) -> str:
+        """The browser's version, e.g. ``156.0.8078.114``."""
+
+    def new_page(self) -> Page:
+        """A fresh tab."""
+
+
+class Driver(Protocol):
+    """What a browser's module offers: where its executable is, and how to start it."""
+
+    EXECUTABLE: str
+
+    def launch(self) -> contextlib.AbstractContextManager[Browser]:
+        """Start the browser (as a context manager that stops it again)."""
+
+
+def driver(name: BrowserName) -> Driver:
+    """The module that drives ``name``: a new browser is one new module and one line here."""
+    # Imported on demand: Chromium's pulls in Playwright, which Firefox does not need.
+    module = importlib.import_module(f"{__package__}.{name.value}")
+    return cast(Driver, module)
+
+
+def installed() -> list[BrowserName]:
+    """The browsers whose executable is on this machine."""
+    return [name for name in BrowserName if Path(driver(name).EXECUTABLE).exists()]
+
+
+@contextlib.contextmanager
+def launch(name: BrowserName) -> Iterator[Browser]:
+    """Start a browser by name; stop it on exit. Raises BrowserMissing if it cannot start."""
+    with driver(name).launch() as browser:
+        yield browser
+
+
+def open_page(browser: Browser, url: str, timeout_s: float = 120) -> tuple[str, Any]:
+    """Open the page in a fresh tab, wait until it is done or failed: (state, benchmarkResult)."""
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_function(DONE, timeout=timeout_s * 1000)
+        return page.evaluate("document.body.dataset.state"), page.evaluate("window.benchmarkResult")
+    finally:
+        page.close()
+
+
+def run_page(browser: Browser, url: str, timeout_s: float = 120) -> dict[str, Any]:
+    """Open the page for one run; return its ``benchmarkResult`` with the final ``state``."""
+    state, result = open_page(browser, url, timeout_s)
+    return {**result, "state": state}

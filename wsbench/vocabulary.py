@@ -1,0 +1,59 @@
+"""The project's words, typed: transports, modes, commit modes, stores, row checks."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Transport(StrEnum):
+    """How numbers reach the server."""
+
+    WEBSOCKET = "websocket"
+    HTTP = "http"
+
+
+class Mode(StrEnum):
+    """How a client sends: all at once (up to a window) or each after the previous answer."""
+
+    PIPELINED = "pipelined"
+    ONE_AT_A_TIME = "one-at-a-time"
+
+
+class PageMode(StrEnum):
+    """The page's modes, as ``?mode=`` and ``benchmarkResult`` name them."""
+
+    WEBSOCKET_PIPELINED = "websocket/pipelined"
+    WEBSOCKET_ONE_AT_A_TIME = "websocket/one-at-a-time"
+    HTTP_ONE_AT_A_TIME = "http/one-at-a-time"
+    HTTP_CONCURRENT = "http/concurrent"
+
+
+class CommitMode(StrEnum):
+    """When the writer commits: whatever has arrived at once, or each number on its own."""
+
+    GROUP = "group"
+    PER_MESSAGE = "per-message"
+
+
+class StoreKind(StrEnum):
+    """Where committed numbers live."""
+
+    MYSQL = "mysql"
+    SQLITE = "sqlite"
+    NULL = "null"
+
+
+class FloorMethod(StrEnum):
+    """How the benchmark's database floor writes its rows, with no server in between."""
+
+    EXECUTEMANY = "executemany"
+    PREPARED = "prepared"
+
+
+class RowCheck(StrEnum):
+    """What counting a run's rows in the store said about its acks."""
+
+    VERIFIED = "verified"
+    NOT_STORED = "not-stored"  # the null store keeps nothing to count
+    MISMATCH = "MISMATCH"
+    SKIPPED = "skipped"  # --no-verify
