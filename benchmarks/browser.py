@@ -57,6 +57,7 @@ class PageCase:
     n: int
     browser: BrowserName
     elapsed_ms: list[float] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)  # the page's, warm-ups included
 
     @property
     def rate(self) -> float:
@@ -96,6 +97,7 @@ def measure(
                 url = page_url(started[case.server], n=case.n, mode=case.mode, autorun=1)
                 result = run_page(running[case.browser], url, timeout_s=600)
                 check(case, result)
+                case.run_ids.append(result["run"])
                 if index >= warmup:
                     case.elapsed_ms.append(result["elapsed_ms"])
         return {name: browser.version for name, browser in running.items()}
@@ -227,6 +229,7 @@ def write_json(
                 "mode": c.mode.value,
                 "n": c.n,
                 "elapsed_ms": c.elapsed_ms,
+                "run_ids": c.run_ids,
                 "numbers_per_s_median": c.rate,
             }
             for c in cases

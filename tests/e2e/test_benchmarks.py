@@ -1,12 +1,14 @@
 """The benchmark scripts run end to end on a small load."""
 
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from wsbench.testing.server import ROOT
 
-from .conftest import Database
+from .conftest import Database, missing
 
 
 def test_server_cpu_measures_three_servers_and_compares_them(database: Database):
@@ -28,3 +30,28 @@ def test_server_cpu_measures_three_servers_and_compares_them(database: Database)
         assert re.fullmatch(r".+ is [\d.]+x faster than .+ \([\d.]+\.\.[\d.]+\)", line), line
         assert {line.split(" is ")[0], line.split(" than ")[1].split(" (")[0]} == {names[0], name}
     database.query("DELETE FROM test.testing WHERE run_id LIKE 'cpu-%'")
+
+
+def test_browser_benchmark_runs_each_browser_and_labels_every_case(
+    database: Database, tmp_path: Path
+):
+    out = tmp_path / "browsers.json"
+    command = [sys.executable, "benchmarks/browser.py", "-n", "300", "--runs", "1", "--warmup", "0"]
+    command += ["--browser", "chromium,firefox", "--json", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and "cannot start a browser" in result.stderr:
+        missing(result.stderr.strip())
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for title in ("Chromium", "Firefox"):
+        assert re.search(rf"^{title} \d+\.\d+", text, re.MULTILINE), text
+    assert text.count("MySQL takes ") == 2  # one MySQL-vs-null ratio per browser
+    assert "the browsers side by side, the same case" in text
+    assert re.search(r"pipelined \[mysql\]: \w+ is [\d.]+x \(.+\) faster than \w+", text), text
+    document = json.loads(out.read_text())
+    database.run_ids.extend(run for case in document["cases"] for run in case["run_ids"])
+    labels = {(case["browser"]["name"], case["server"]) for case in document["cases"]}
+    assert labels == {(b, s) for b in ("chromium", "firefox") for s in ("mysql", "null")}
+    for case in document["cases"]:
+        assert re.fullmatch(r"\d+(\.\d+)+", case["browser"]["version"]), case
+        assert len(case["elapsed_ms"]) == 1 and case["n"] == 300
