@@ -2,12 +2,18 @@
 
     python benchmarks/browser.py                     # WebSocket pipelined: MySQL vs --db null:
     python benchmarks/browser.py --compare           # every mode, group vs per-message commit
+    python benchmarks/browser.py --compare --tls     # six modes over TLS, HTTP/2 among them
     python benchmarks/browser.py --browser firefox   # one browser (default: every one installed)
 
 Each case (a page mode, against one server, in one browser) is measured alternately with the
 others in the same session, so drift on a noisy machine hits them alike. Prints per browser the
 medians with min..max and ratios, then how the browsers compare on the same case; --json keeps
-the raw samples, with each browser's name and version.
+the raw samples, with each browser's name and version and the protocol each run really used.
+
+Bytes and packets on the wire: as root, each server runs in a network namespace of its own,
+joined to this one by a veth pair and reaching MariaDB over its unix socket, and the pair's
+counters give each run's traffic, every header included (wsbench.testing.wire). Elsewhere the
+servers run on loopback and the wire is not measured.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from wsbench.testing.browser import (
     run_page,
 )
 from wsbench.testing.server import ServerProcess, page_url
-from wsbench.vocabulary import PageMode
+from wsbench.testing.wire import Link, Wire, WireUnavailable, private_link
+from wsbench.vocabulary import PageMode, WireProtocol
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
 MODES = {
@@ -44,6 +51,15 @@ MODES = {
     PageMode.HTTP_ONE_AT_A_TIME: "HTTP, one at a time",
     PageMode.HTTP_CONCURRENT: "HTTP, concurrent",
 }
+TLS_MODES = {
+    **MODES,
+    PageMode.HTTP2_ONE_AT_A_TIME: "HTTP/2, one at a time",
+    PageMode.HTTP2_CONCURRENT: "HTTP/2, concurrent",
+}
+# What each mode's runs must say they spoke; anything else is an error, not a result.
+PROTOCOLS = {"websocket": WireProtocol.WEBSOCKET, "http": WireProtocol.HTTP1}
+PROTOCOLS["http2"] = WireProtocol.HTTP2
+MYSQL_SOCKET = "/run/mysqld/mysqld.sock"
 TITLES = {BrowserName.CHROMIUM: "Chromium", BrowserName.FIREFOX: "Firefox"}
 
 
@@ -58,6 +74,16 @@ class PageCase:
     browser: BrowserName
     elapsed_ms: list[float] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)  # the page's, warm-ups included
+    wire: list[Wire] = field(default_factory=list)  # per measured run, when counted
+    protocol: str = ""  # what the runs said they spoke
+
+    @property
+    def wire_per_number(self) -> dict[str, float] | None:
+        """Bytes and packets each way per number, over every measured run; None if not counted."""
+        if not self.wire:
+            return None
+        total = Wire(*(sum(getattr(w, f) for w in self.wire) for f in Wire.__dataclass_fields__))
+        return total.per(self.n * len(self.wire))
 
     @property
     def rate(self) -> float:
@@ -83,11 +109,16 @@ def measure(
     browsers: Sequence[BrowserName],
     runs: int,
     warmup: int,
+    links: dict[str, Link],
 ) -> dict[BrowserName, str]:
-    """Run every case ``warmup + runs`` times, interleaved; return each browser's version."""
+    """Run every case ``warmup + runs`` times, interleaved; return each browser's version.
+
+    ``links``: each server's private link, whose counters give a run's traffic (or none).
+    """
     with contextlib.ExitStack() as stack:
         started = {
-            name: stack.enter_context(ServerProcess(*args)) for name, args in servers.items()
+            name: stack.enter_context(server_process(args, links.get(name)))
+            for name, args in servers.items()
         }
         running: dict[BrowserName, Browser] = {
             name: stack.enter_context(launch(name)) for name in browsers
@@ -95,12 +126,27 @@ def measure(
         for index in range(warmup + runs):
             for case in cases if index % 2 == 0 else cases[::-1]:
                 url = page_url(started[case.server], n=case.n, mode=case.mode, autorun=1)
+                link = links.get(case.server)
+                before = link.counters() if link else None
                 result = run_page(running[case.browser], url, timeout_s=600)
+                traffic = link.counters() - before if link and before else None
                 check(case, result)
                 case.run_ids.append(result["run"])
+                case.protocol = f"{result['protocol']}{' (TLS)' if result['tls'] else ''}"
                 if index >= warmup:
                     case.elapsed_ms.append(result["elapsed_ms"])
+                    if traffic is not None:
+                        case.wire.append(traffic)
         return {name: browser.version for name, browser in running.items()}
+
+
+def server_process(args: list[str], link: Link | None) -> ServerProcess:
+    """A server on loopback, or inside ``link``'s namespace, where it reaches MariaDB by socket."""
+    if link is None:
+        return ServerProcess(*args)
+    # Outside loopback, file:// pages (Origin: null) are admitted only when asked for.
+    where = ["--host", link.server_address, "--allow-origin", "null"]
+    return ServerProcess(*args, *where, prefix=link.prefix)
 
 
 def check(case: PageCase, result: dict[str, Any]) -> None:
@@ -110,29 +156,57 @@ def check(case: PageCase, result: dict[str, Any]) -> None:
         raise SystemExit(f"{case.label} in {case.browser}: the run failed: {result}")
     if result["mode"] != case.mode.removeprefix(f"{result['transport']}/"):
         raise SystemExit(f"{case.label} in {case.browser}: the page ran {result}, not {case.mode}")
+    expected = PROTOCOLS[case.mode.split("/")[0]]
+    if result.get("protocol") != expected:
+        raise SystemExit(
+            f"{case.label} in {case.browser}: the browser spoke {result.get('protocol')!r}, "
+            f"not {expected}: {result}"
+        )
+
+
+def wire_text(case: PageCase) -> str:
+    """``312 B 1.0 pkt / 98 B 1.0 pkt``: up, then down, per number; ``-`` when not counted."""
+    wire = case.wire_per_number
+    if wire is None:
+        return "-"
+    return (
+        f"{wire['bytes_up']:,.0f} B {wire['packets_up']:.2f} pkt / "
+        f"{wire['bytes_down']:,.0f} B {wire['packets_down']:.2f} pkt"
+    )
 
 
 def report(
-    cases: list[PageCase], versions: dict[BrowserName, str], compare: bool, runs: int, warmup: int
+    cases: list[PageCase],
+    versions: dict[BrowserName, str],
+    compare: bool,
+    runs: int,
+    warmup: int,
+    wire_note: str,
 ) -> None:
     """Per browser: the table, the ratios and the target; then the browsers against each other."""
     print(
         f"wsbench {__version__}, {runs} runs per case after {warmup} warm-up, interleaved; "
-        "medians with (min..max)"
+        f"medians with (min..max); wire: {wire_note}"
     )
     for name, version in versions.items():
         mine = [case for case in cases if case.browser is name]
         print(f"\n{TITLES[name]} {version}")
-        print(f"{'case':<40} {'N':>6}  {'elapsed ms':<28} {'numbers/s':>10}")
+        print(
+            f"{'case':<40} {'N':>6}  {'elapsed ms':<28} {'numbers/s':>10}  {'protocol':<16}"
+            "  wire per number, up / down"
+        )
         for case in mine:
             elapsed = spread(case.elapsed_ms, ".1f")
-            print(f"{case.label:<40} {case.n:>6}  {elapsed:<28} {case.rate:>10,.0f}")
+            print(
+                f"{case.label:<40} {case.n:>6}  {elapsed:<28} {case.rate:>10,.0f}"
+                f"  {case.protocol:<16}  {wire_text(case)}"
+            )
         fastest = max(mine, key=lambda case: case.rate)
         for case in mine:
             if case is not fastest:
                 print(f"{fastest.label} is {ratio(case, fastest)} faster than {case.label}")
         if compare:
-            group, naive = mine[0], mine[len(MODES)]
+            group, naive = mine[0], mine[len(mine) // 2]
             print(
                 f"WebSocket, pipelined: group commit is {ratio(naive, group)} faster than "
                 "per-message commit (target: at least 8x)"
@@ -171,46 +245,80 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=5, help="measured runs per case (%(default)s)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (%(default)s)")
+    parser.add_argument(
+        "--tls", action="store_true", help="servers with --tls; --compare then has six modes"
+    )
     parser.add_argument("--mysql", default=MYSQL, help="database URL (%(default)s)")
+    parser.add_argument(
+        "--mysql-socket",
+        default=MYSQL_SOCKET,
+        metavar="PATH",
+        help="MariaDB's unix socket, for servers in a namespace of their own (%(default)s)",
+    )
+    parser.add_argument(
+        "--no-wire", action="store_true", help="servers on loopback; do not count the wire"
+    )
     parser.add_argument("--json", metavar="FILE", help="write the raw samples and environment")
     args = parser.parse_args(argv)
-    try:
-        browsers = [
-            BrowserName(name) for name in parse_choices(args.browser, list(BrowserName), "")
-        ]
-    except ValueError as exc:
-        parser.error(str(exc))
-    if not args.browser:
+    if args.browser:
+        try:
+            chosen = parse_choices(args.browser, list(BrowserName), "")
+        except ValueError as exc:
+            parser.error(str(exc))
+        browsers = [BrowserName(name) for name in chosen]
+    else:
         browsers = installed()
         if not browsers:
             parser.error("no browser is installed: apt-get install chromium firefox-esr")
 
+    tls = ["--tls"] if args.tls else []
     if args.compare:
-        servers = {
-            "group": ["--db", args.mysql, "--commit", "group"],
-            "per-message": ["--db", args.mysql, "--commit", "per-message"],
-        }
+        servers = {commit: [*tls, "--commit", commit] for commit in ("group", "per-message")}
+        modes = TLS_MODES if args.tls else MODES
         plan = [
-            (f"{label} [{commit}]", commit, mode, args.nhttp if "http" in mode else args.n)
-            for commit in servers
-            for mode, label in MODES.items()
+            (f"{label} [{name}]", name, mode, args.nhttp if is_http(mode) else args.n)
+            for name in servers
+            for mode, label in modes.items()
         ]
     else:
-        servers = {"mysql": ["--db", args.mysql], "null": ["--db", "null:"]}
+        servers = {"mysql": [*tls], "null": [*tls, "--db", "null:"]}
         plan = [
             (f"WebSocket, pipelined [{name}]", name, PageMode.WEBSOCKET_PIPELINED, args.n)
             for name in servers
         ]
     cases = [PageCase(*entry, browser) for browser in browsers for entry in plan]
-    try:
-        versions = measure(cases, servers, browsers, args.runs, args.warmup)
-    except BrowserMissing as exc:
-        print(f"cannot start a browser: {exc}", file=sys.stderr)
-        return 2
-    report(cases, versions, args.compare, args.runs, args.warmup)
+    with contextlib.ExitStack() as stack:
+        links: dict[str, Link] = {}
+        wire_note = "not counted (--no-wire)"
+        if not args.no_wire:
+            try:
+                links = {name: stack.enter_context(private_link()) for name in servers}
+                wire_note = "counted on a veth pair per server, every header included"
+            except WireUnavailable as exc:
+                wire_note = f"not counted: {exc}"
+        database = database_url(args.mysql, args.mysql_socket if links else None)
+        servers = {name: ["--db", database, *flags] for name, flags in servers.items()}
+        try:
+            versions = measure(cases, servers, browsers, args.runs, args.warmup, links)
+        except BrowserMissing as exc:
+            print(f"cannot start a browser: {exc}", file=sys.stderr)
+            return 2
+    report(cases, versions, args.compare, args.runs, args.warmup, wire_note)
     if args.json:
         write_json(Path(args.json), args, cases, versions)
     return 0
+
+
+def is_http(mode: PageMode) -> bool:
+    """An HTTP mode (HTTP/1.1 or HTTP/2): these run with --nhttp numbers."""
+    return not mode.startswith("websocket/")
+
+
+def database_url(url: str, socket: str | None) -> str:
+    """The server's database: over ``socket`` when it runs off loopback, in a namespace."""
+    if socket is None:
+        return url
+    return f"{url.replace('@127.0.0.1:', '@localhost:')}?unix_socket={socket}"
 
 
 def write_json(
@@ -231,6 +339,9 @@ def write_json(
                 "elapsed_ms": c.elapsed_ms,
                 "run_ids": c.run_ids,
                 "numbers_per_s_median": c.rate,
+                "protocol": c.protocol,
+                "tls": args.tls,
+                "wire_per_number": c.wire_per_number,
             }
             for c in cases
         ],

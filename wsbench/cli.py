@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -10,11 +11,14 @@ import resource
 import signal
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, tls
 from .config import Config, is_loopback, load_config
 from .http_server import HttpServer
+from .https_server import HttpsServer
 from .service import Service
 from .store import StartupError
+from .tls import Certificate
+from .vocabulary import Transport
 from .workers import serve_workers
 from .ws_server import WebSocketServer
 
@@ -25,12 +29,17 @@ async def run(config: Config, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set, then close connections and commit what was received."""
     # Contexts exit in reverse: the servers stop and finish their requests, then the writer
     # commits what it still holds, then the store closes.
-    async with (
-        Service.start(config) as service,
-        WebSocketServer(service).serve() as ws_port,
-        HttpServer(service).serve() as http_port,
-    ):
-        service.listening(ws_port, http_port)
+    async with Service.start(config) as service, contextlib.AsyncExitStack() as servers:
+        ws_port = await servers.enter_async_context(WebSocketServer(service).serve())
+        h2_port = None
+        if service.certificate:  # one library for HTTP/1.1 and HTTP/2, so they compare fairly
+            http = HttpsServer(service, Transport.HTTP).serve(config.http_port)
+            h2 = HttpsServer(service, Transport.HTTP2).serve(config.h2_port)
+            http_port = await servers.enter_async_context(http)
+            h2_port = await servers.enter_async_context(h2)
+        else:
+            http_port = await servers.enter_async_context(HttpServer(service).serve())
+        service.listening(ws_port, http_port, h2_port)
         log_start(service)
         await stop.wait()
         logger.info(
@@ -47,22 +56,49 @@ def log_start(service: Service) -> None:
         logger.warning("%s", store.notice)
     host = service.config.host
     host = f"[{host}]" if ":" in host else host
+    if service.certificate:
+        log_certificate(service.certificate, host, service)
     where = (
         f"committing to {store.kind} {store.target}, "
         f"{service.config.commit} commit, up to {service.writer.max_batch} rows per commit"
         if store.durable
         else "storing NOTHING"
     )
+    ws, http = ("wss", "https") if service.certificate else ("ws", "http")
+    h2 = f" and {http}://{host}:{service.h2_port} (HTTP/2)" if service.h2_port else ""
     logger.info(
-        "wsbench %s listening on ws://%s:%d and http://%s:%d (page: http://%s:%d/), %s",
+        "wsbench %s listening on %s://%s:%d and %s://%s:%d%s (page: %s://%s:%d/), %s",
         __version__,
+        ws,
         host,
         service.ws_port,
+        http,
         host,
         service.http_port,
+        h2,
+        http,
         host,
         service.ws_port,
         where,
+    )
+
+
+def log_certificate(certificate: Certificate, host: str, service: Service) -> None:
+    """Which certificate the TLS ports show, and how a browser comes to accept a self-signed one."""
+    if not certificate.self_signed:
+        logger.info(
+            "TLS with %s, SHA-256 fingerprint %s", certificate.cert, certificate.fingerprint
+        )
+        return
+    ports = [service.ws_port, service.http_port, service.h2_port]
+    addresses = ", ".join(f"https://{host}:{port}/" for port in ports if port)
+    logger.info(
+        "TLS with a fresh self-signed certificate for 127.0.0.1, ::1 and localhost, valid until "
+        "%s, SHA-256 fingerprint %s. A browser warns about it: open %s once each and accept it "
+        "(or give your own with --tls-cert and --tls-key, e.g. from mkcert)",
+        certificate.not_after.strftime("%Y-%m-%d %H:%M UTC"),
+        certificate.fingerprint,
+        addresses,
     )
 
 
@@ -100,11 +136,11 @@ def warn_about_exposure(config: Config) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server from the command line; return the exit status."""
-    config = load_config(argv)
-    if config.workers > 1:
-        setup_logging(config, "supervisor")
-        return serve_workers(config, run_worker)
-    return serve_process(config)
+    with tls.certificate(load_config(argv)) as config:  # made once, for every worker
+        if config.workers > 1:
+            setup_logging(config, "supervisor")
+            return serve_workers(config, run_worker)
+        return serve_process(config)
 
 
 def run_worker(config: Config, index: int) -> int:
@@ -143,7 +179,7 @@ def serve_process(
         return 1
     except OSError as exc:
         taken = exc.errno == errno.EADDRINUSE
-        hint = " (is another server running? choose free ports with --port/--http-port)"
+        hint = " (is another server running? choose free ports with --port/--http-port/--h2-port)"
         logger.error("cannot listen on %s: %s%s", config.host, exc.strerror or exc, hint * taken)
         return 1
     return 0

@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from ssl import SSLContext
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -51,6 +52,7 @@ async def send_run(
     window: int | None = None,
     send_times: list[float] | None = None,
     ready: asyncio.Barrier | None = None,
+    ssl: SSLContext | None = None,
 ) -> RunResult:
     """Send every number of a run; after a drop, reconnect and send what is not committed yet.
 
@@ -58,6 +60,7 @@ async def send_run(
     ``1``: one at a time). ``send_times``: a list as long as ``numbers``; ``send_times[i]`` is set
     to ``time.perf_counter()`` just before ``numbers[i]`` is sent (again if it is resent).
     ``ready``: after the first hello, wait at this barrier before sending anything.
+    ``ssl``: for a ``wss://`` URL, how to check the server's certificate (None: the system's CAs).
     """
     if window is not None and window < 1:
         raise ValueError("window must be at least 1")
@@ -66,12 +69,18 @@ async def send_run(
     result = RunResult()
     frames = [text_frame(str(number)) for number in numbers]
     delay = RETRY_FIRST_S
+    # Only when given: for wss:// websockets then defaults to the system's CAs.
+    tls_options: dict[str, Any] = {} if ssl is None else {"ssl": ssl}
     async with asyncio.timeout(timeout_s):
         while result.connections < max_connections:
             result.connections += 1
             try:
                 async with connect(
-                    f"{url}/?run={run_id}", compression=None, origin=origin, open_timeout=10
+                    f"{url}/?run={run_id}",
+                    compression=None,
+                    origin=origin,
+                    open_timeout=10,
+                    **tls_options,
                 ) as websocket:
                     barrier = ready if result.connections == 1 else None
                     await _one_connection(

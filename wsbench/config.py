@@ -7,13 +7,14 @@ import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .vocabulary import CommitMode, StoreKind
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_HTTP_PORT = 8766
+DEFAULT_H2_PORT = 8767
 DEFAULT_DB = "mysql://wsbench@127.0.0.1:3306/test"
 DB_ENV = "WSBENCH_DB"
 # Where numbers go when no database was asked for and no MySQL answers at the default address.
@@ -32,6 +33,7 @@ class DatabaseURL:
     port: int = 3306
     database: str = "test"
     path: str = ""  # the SQLite file
+    unix_socket: str = ""  # MySQL over a unix socket instead of TCP: ?unix_socket=/run/...
 
     def __repr__(self) -> str:
         return f"DatabaseURL({self.redacted()!r})"
@@ -43,7 +45,8 @@ class DatabaseURL:
         if self.scheme is StoreKind.SQLITE:
             return f"sqlite:///{self.path}"
         secret = ":***" if self.password else ""
-        return f"mysql://{self.user}{secret}@{self.host}:{self.port}/{self.database}"
+        where = f"mysql://{self.user}{secret}@{self.host}:{self.port}/{self.database}"
+        return where + (f"?unix_socket={self.unix_socket}" if self.unix_socket else "")
 
 
 def parse_database_url(url: str) -> DatabaseURL:
@@ -68,6 +71,12 @@ def parse_database_url(url: str) -> DatabaseURL:
     database = unquote(parts.path.lstrip("/")) or "test"
     if "/" in database:
         raise ValueError(f"bad database name {database!r} in the database URL")
+    options = dict(parse_qsl(parts.query))
+    if set(options) - {"unix_socket"}:
+        raise ValueError(
+            f"unknown database URL option {sorted(set(options) - {'unix_socket'})[0]!r}: the only "
+            "one is ?unix_socket=/path/to/mysqld.sock"
+        )
     return DatabaseURL(
         scheme=StoreKind.MYSQL,
         user=unquote(parts.username or "wsbench"),
@@ -75,6 +84,7 @@ def parse_database_url(url: str) -> DatabaseURL:
         host=parts.hostname or "127.0.0.1",
         port=port,
         database=database,
+        unix_socket=options.get("unix_socket", ""),
     )
 
 
@@ -95,6 +105,11 @@ class Config:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     http_port: int = DEFAULT_HTTP_PORT
+    h2_port: int = DEFAULT_H2_PORT  # HTTP/2, with --tls only
+    tls: bool = False
+    tls_cert: str | None = None  # PEM files; with --tls and none given, a self-signed pair
+    tls_key: str | None = None
+    tls_self_signed: bool = False
     db: DatabaseURL = parse_database_url(DEFAULT_DB)
     db_chosen: bool = False  # by --db or $WSBENCH_DB; if not, SQLite may stand in for MySQL
     commit: CommitMode = CommitMode.GROUP
@@ -151,6 +166,27 @@ def build_parser() -> argparse.ArgumentParser:
         type=_port,
         default=DEFAULT_HTTP_PORT,
         help="TCP port of the HTTP endpoint POST /numbers, 0 picks a free one (%(default)s)",
+    )
+    parser.add_argument(
+        "--h2-port",
+        type=_port,
+        default=DEFAULT_H2_PORT,
+        help="with --tls: TCP port of POST /numbers over HTTP/2, 0 picks a free one (%(default)s)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve every port over TLS: wss:// on --port, HTTPS with HTTP/1.1 on --http-port "
+        "and with HTTP/2 on --h2-port; without --tls-cert, a fresh self-signed certificate for "
+        "127.0.0.1, ::1 and localhost",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="PEM certificate for the TLS ports (with --tls-key; implies --tls), e.g. from mkcert",
+    )
+    parser.add_argument(
+        "--tls-key", metavar="FILE", help="PEM private key of --tls-cert (implies --tls)"
     )
     parser.add_argument(
         "--db",
@@ -246,12 +282,21 @@ def load_config(
         db = parse_database_url(chosen or DEFAULT_DB)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.workers > 1 and 0 in (args.port, args.http_port):
-        parser.error("--workers needs fixed ports: give --port and --http-port other than 0")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together: give both, or neither")
+    tls = args.tls or args.tls_cert is not None
+    ports = (args.port, args.http_port, *((args.h2_port,) if tls else ()))
+    if args.workers > 1 and 0 in ports:
+        also = ", --h2-port" if tls else ""
+        parser.error(f"--workers needs fixed ports: give --port{also} and --http-port other than 0")
     return Config(
         host=args.host,
         port=args.port,
         http_port=args.http_port,
+        h2_port=args.h2_port,
+        tls=tls,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         db=db,
         db_chosen=bool(chosen),
         commit=CommitMode(args.commit),

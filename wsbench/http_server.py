@@ -6,7 +6,6 @@ Served by aiohttp: a real HTTP/1.1 server with keep-alive and request bodies, wh
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http
 import logging
@@ -16,8 +15,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .protocol import FrameError, parse_number, parse_run_id, parse_seq
-from .routes import GET_ROUTES, answer_get
+from . import http_api
+from .routes import GET_ROUTES, Answer, answer_get
 from .service import Service
 from .vocabulary import Transport
 
@@ -35,43 +34,6 @@ class QuietBadRequests(logging.Filter):
 QUIET_BAD_REQUESTS = QuietBadRequests()
 
 
-class BadRequest(Exception):
-    """A request that holds no valid number; the message says why."""
-
-    def __init__(self, message: str, status: http.HTTPStatus = http.HTTPStatus.BAD_REQUEST):
-        super().__init__(message)
-        self.status = status
-
-
-class NotStored(Exception):
-    """The writer could not commit the number."""
-
-
-class PendingNumber:
-    """One request's number, waiting for the commit that holds it."""
-
-    __slots__ = ("done",)
-    transport = Transport.HTTP
-
-    def __init__(self) -> None:
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def committed(self, count: int) -> None:
-        """The number is committed: answer 200."""
-        if not self.done.done():  # the client may have gone away
-            self.done.set_result(None)
-
-    def failed(self, count: int, reason: str) -> None:
-        """The number is not committed: answer 503."""
-        if not self.done.done():
-            self.done.set_exception(NotStored(reason))
-
-
-def error(status: http.HTTPStatus, message: str) -> web.Response:
-    """A JSON error answer."""
-    return web.json_response({"error": message}, status=status.value)
-
-
 class HttpServer:
     """``POST /numbers`` through the shared writer; also the page, ``/info`` and ``/runs/<id>``."""
 
@@ -82,8 +44,8 @@ class HttpServer:
             [
                 *(web.get(path, self.shared_route) for path in GET_ROUTES),
                 web.get("/metrics", self.metrics),
-                web.post("/numbers", self.post_number),
-                web.options("/numbers", self.preflight),
+                web.post(http_api.NUMBERS_PATH, self.post_number),
+                web.options(http_api.NUMBERS_PATH, self.preflight),
             ]
         )
 
@@ -105,92 +67,54 @@ class HttpServer:
     async def cors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Refuse writes from foreign pages; add CORS headers for the allowed ones."""
         origin = request.headers.get("Origin")
-        allowed = origin is None or origin in self.service.origins
-        if request.method == "POST" and not allowed:
-            # A cross-site form or fetch can POST text/plain without a preflight: refuse it.
-            response: web.StreamResponse = error(http.HTTPStatus.FORBIDDEN, "origin not allowed")
+        response: web.StreamResponse
+        if refusal := http_api.refused(self.service, request.method, origin):
+            response = to_response(refusal)
         else:
             try:
                 response = await handler(request)
             except web.HTTPException as exc:  # routing errors: 404, 405
-                response = error(http.HTTPStatus(exc.status), exc.reason)
-        for name, value in self.service.cors_headers(origin):
+                response = to_response(http_api.error(http.HTTPStatus(exc.status), exc.reason))
+        for name, value in http_api.headers(self.service, origin):
             response.headers[name] = value
-        response.headers["Cache-Control"] = "no-store"
         return response
 
     async def post_number(self, request: web.Request) -> web.Response:
-        """Commit one number; answer only once it is committed. A resent (run, seq) is a no-op."""
+        """Commit one number; answer only once it is committed."""
         try:
-            row = await self.read_row(request)
-        except BadRequest as exc:
-            self.service.metrics.rejected[Transport.HTTP] += 1
-            return error(exc.status, str(exc))
-        self.service.metrics.received[Transport.HTTP] += 1
-        writer = self.service.writer
-        if writer.full:
-            await writer.wait_for_room()
-        pending = PendingNumber()
-        writer.submit(pending, row)
-        try:
-            await pending.done
-        except NotStored as exc:
-            return error(http.HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
-        return web.json_response({"acked": 1})
-
-    async def read_row(self, request: web.Request) -> tuple[str, int, int]:
-        """The (run, seq, number) a request carries, or BadRequest saying what is wrong."""
-        try:
-            if not request.query.get("run"):
-                raise ValueError("run is required: the id of the run this number belongs to")
-            run_id = parse_run_id(request.query["run"])
-            seq = parse_seq(request.query.get("seq"))
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
-        if request.content_type != "text/plain":
-            raise BadRequest(
-                f"Content-Type must be text/plain, not {request.content_type}",
-                http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            )
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            limit = self.service.config.max_body
-            raise BadRequest(
-                f"body over {limit} bytes", http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-            ) from None
-        except ConnectionResetError:  # the client left before its body was complete
-            raise BadRequest("the request body was cut short") from None
-        try:
-            return run_id, seq, parse_number(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise BadRequest("not an integer: the body is not UTF-8") from None
-        except FrameError as exc:
-            raise BadRequest(str(exc)) from None
+            run_id, seq = http_api.target(request.query, request.content_type)
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise http_api.too_big(self.service.config.max_body) from None
+            except ConnectionResetError:  # the client left before its body was complete
+                raise http_api.BadRequest("the request body was cut short") from None
+            row = (run_id, seq, http_api.number(body))
+        except http_api.BadRequest as exc:
+            return to_response(http_api.rejected(self.service, Transport.HTTP, exc))
+        return to_response(await http_api.commit(self.service, Transport.HTTP, row))
 
     async def preflight(self, request: web.Request) -> web.Response:
         """CORS preflight, for clients that send one; the page's plain-text POSTs need none."""
-        return web.Response(
-            status=204,
-            headers={
-                "Access-Control-Allow-Methods": "POST",
-                "Access-Control-Allow-Headers": "Content-Type",
-                "Access-Control-Max-Age": "600",
-            },
-        )
+        return web.Response(status=204, headers=dict(http_api.PREFLIGHT))
 
     async def shared_route(self, request: web.Request) -> web.Response:
         """The page, ``/info`` and ``/runs/<id>``, answered as the WebSocket port answers them."""
         answer = await answer_get(self.service, urlsplit(request.raw_path).path)
         if answer is None:  # the routes above are the shared ones, so this is a bug
             raise web.HTTPNotFound()
-        return web.Response(
-            status=answer.status.value,
-            body=answer.body,
-            headers={"Content-Type": answer.content_type},
-        )
+        return to_response(answer)
 
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus metrics."""
         body, content_type = self.service.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def to_response(answer: Answer) -> web.Response:
+    """An answer as aiohttp's response."""
+    return web.Response(
+        status=answer.status.value,
+        body=answer.body,
+        headers={"Content-Type": answer.content_type},
+    )

@@ -5,16 +5,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from websockets.typing import Origin
 
-from . import __version__
+from . import __version__, tls
 from .batching import batch_limit
 from .config import Config, is_loopback
 from .metrics import Metrics, peak_rss_bytes
 from .resources import PAGE
 from .store import StartupError, Store, open_store
+from .tls import Certificate
 from .vocabulary import CommitMode
 from .writer import GroupCommitWriter
 
@@ -22,7 +24,7 @@ logger = logging.getLogger("wsbench")
 
 
 def allowed_origins(
-    host: str, ports: list[int], extra: tuple[str, ...] = ()
+    host: str, ports: list[int], extra: tuple[str, ...] = (), scheme: str = "http"
 ) -> list[Origin | None]:
     """Origins whose pages may call us: the page's own, file:// pages on loopback, and ``extra``."""
     hosts = {f"[{host}]" if ":" in host else host}
@@ -30,7 +32,7 @@ def allowed_origins(
     if is_loopback(host):
         hosts |= {"127.0.0.1", "localhost", "[::1]"}
         origins.append(Origin("null"))  # what a page opened from disk sends
-    origins += sorted(Origin(f"http://{name}:{port}") for name in hosts for port in ports)
+    origins += sorted(Origin(f"{scheme}://{name}:{port}") for name in hosts for port in ports)
     origins += [Origin(origin) for origin in extra if origin not in origins]
     return origins
 
@@ -39,9 +41,15 @@ class Service:
     """The store, its writer and the page, shared by the WebSocket and HTTP servers."""
 
     def __init__(
-        self, config: Config, store: Store, writer: GroupCommitWriter, metrics: Metrics
+        self,
+        config: Config,
+        store: Store,
+        writer: GroupCommitWriter,
+        metrics: Metrics,
+        certificate: Certificate | None = None,
     ) -> None:
         self.config = config
+        self.certificate = certificate  # every port's, with --tls
         self.store = store
         self.writer = writer
         self.metrics = metrics
@@ -51,6 +59,7 @@ class Service:
         self.origins: list[Origin | None] = []
         self.ws_port = config.port
         self.http_port = config.http_port
+        self.h2_port: int | None = None
         try:
             self.page = PAGE.read_bytes()
         except OSError as exc:
@@ -60,6 +69,12 @@ class Service:
     @contextlib.asynccontextmanager
     async def start(cls, config: Config) -> AsyncIterator[Service]:
         """Open the store and start the writer; on exit, commit what is pending and close."""
+        certificate = None
+        if config.tls:  # first: a certificate that does not load needs no database to say so
+            assert config.tls_cert is not None and config.tls_key is not None
+            certificate = tls.load(
+                Path(config.tls_cert), Path(config.tls_key), config.tls_self_signed
+            )
         async with open_store(config) as store:
             max_batch = (
                 1
@@ -71,13 +86,19 @@ class Service:
                 metrics.sharing(),
                 GroupCommitWriter(store, max_batch, config.max_pending, metrics) as writer,
             ):
-                yield cls(config, store, writer, metrics)
+                yield cls(config, store, writer, metrics, certificate)
 
-    def listening(self, ws_port: int, http_port: int) -> None:
+    @property
+    def scheme(self) -> str:
+        """``https`` with TLS, else ``http``: the scheme of the page and of every HTTP port."""
+        return "https" if self.certificate else "http"
+
+    def listening(self, ws_port: int, http_port: int, h2_port: int | None = None) -> None:
         """Record the bound ports, which decide the page's own origins."""
-        self.ws_port, self.http_port = ws_port, http_port
+        self.ws_port, self.http_port, self.h2_port = ws_port, http_port, h2_port
+        ports = [ws_port, http_port, *([h2_port] if h2_port else [])]
         self.origins[:] = allowed_origins(
-            self.config.host, [ws_port, http_port], self.config.allow_origins
+            self.config.host, ports, self.config.allow_origins, self.scheme
         )
 
     def info(self) -> dict[str, Any]:
@@ -91,6 +112,8 @@ class Service:
             "commit": self.config.commit,
             "ws_port": self.ws_port,
             "http_port": self.http_port,
+            "h2_port": self.h2_port,
+            "tls": self.certificate is not None,
             "notice": self.store.notice,
         }
 
@@ -98,4 +121,9 @@ class Service:
         """CORS headers for an allowed browser origin, none for any other."""
         if origin is None or origin not in self.origins:
             return [("Vary", "Origin")]
-        return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        # Timing-Allow-Origin: the page reads each request's nextHopProtocol to label results.
+        return [
+            ("Access-Control-Allow-Origin", origin),
+            ("Timing-Allow-Origin", origin),
+            ("Vary", "Origin"),
+        ]

@@ -9,7 +9,8 @@ class Transport(StrEnum):
     """How numbers reach the server."""
 
     WEBSOCKET = "websocket"
-    HTTP = "http"
+    HTTP = "http"  # HTTP/1.1, keep-alive
+    HTTP2 = "http2"  # HTTP/2 over TLS: one connection, many streams
 
 
 class Mode(StrEnum):
@@ -26,6 +27,8 @@ class PageMode(StrEnum):
     WEBSOCKET_ONE_AT_A_TIME = "websocket/one-at-a-time"
     HTTP_ONE_AT_A_TIME = "http/one-at-a-time"
     HTTP_CONCURRENT = "http/concurrent"
+    HTTP2_ONE_AT_A_TIME = "http2/one-at-a-time"  # offered when the server has TLS
+    HTTP2_CONCURRENT = "http2/concurrent"
 
 
 class CommitMode(StrEnum):
@@ -57,3 +60,11 @@ class RowCheck(StrEnum):
     NOT_STORED = "not-stored"  # the null store keeps nothing to count
     MISMATCH = "MISMATCH"
     SKIPPED = "skipped"  # --no-verify
+
+
+class WireProtocol(StrEnum):
+    """What a result says the browser or client really spoke (``nextHopProtocol`` for HTTP)."""
+
+    WEBSOCKET = "websocket"
+    HTTP1 = "http/1.1"
+    HTTP2 = "h2"

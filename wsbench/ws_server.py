@@ -135,6 +135,7 @@ class WebSocketServer:
             ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout,
             reuse_port=config.reuse_port,
+            ssl=self.service.certificate.server_context() if self.service.certificate else None,
         ) as server:
             try:
                 yield server.sockets[0].getsockname()[1]

@@ -175,6 +175,12 @@ def target(
 
 
 @pytest.fixture(scope="session")
+def tls_server(database: Database, start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    """A server with --tls (a fresh self-signed certificate) writing to MySQL."""
+    return start_server("--db", MYSQL_URL, "--tls")
+
+
+@pytest.fixture(scope="session")
 def null_server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
     """One server that stores nothing."""
     return start_server("--db", "null:")

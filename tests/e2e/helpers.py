@@ -19,6 +19,8 @@ async def open_run(
     server: ServerProcess, run_id: str, **kwargs: Any
 ) -> tuple[ClientConnection, dict[str, Any]]:
     """Connect for a run and return the connection and its hello frame."""
+    if server.tls:
+        kwargs.setdefault("ssl", server.client_ssl())
     websocket = await connect(f"{server.ws_url}/?run={run_id}", compression=None, **kwargs)
     hello = json.loads(await websocket.recv())["hello"]
     assert hello["run"] == run_id

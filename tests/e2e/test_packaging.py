@@ -57,7 +57,9 @@ def test_pip_install_gives_working_commands_outside_the_checkout(tmp_path: Path)
                 break
         else:
             raise AssertionError("the installed server exited before listening")
-        with urllib.request.urlopen(f"http://{match[1]}:{match[2]}/", timeout=10) as response:
+        with urllib.request.urlopen(
+            f"http://{match['host']}:{match['port']}/", timeout=10
+        ) as response:
             assert response.read() == PAGE.read_bytes()
         located = subprocess.run(
             [bin_dir / "python", "-c", "import wsbench.resources as r; print(r.PAGE, r.SCHEMA)"],

@@ -16,10 +16,12 @@ import argparse
 import asyncio
 import re
 import secrets
+import ssl
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -29,10 +31,10 @@ from .. import __version__
 from ..vocabulary import FloorMethod, Mode, StoreKind, Transport
 from .driver import Driver
 from .floor import FloorDriver
-from .http import HttpDriver
+from .http import Http2Driver, HttpDriver
 from .models import BenchError, Case, CaseResult, verify_rows
 from .report import Output, report, sample_line, write_json
-from .server_api import count_rows, fetch_info, fetch_peak_rss
+from .server_api import count_rows, fetch_info, fetch_peak_rss, session
 from .websocket import WebSocketDriver
 
 DEFAULT_SERVER = "ws://127.0.0.1:8765"
@@ -43,6 +45,7 @@ _RUN_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SHORT = {
     Transport.WEBSOCKET: "ws",
     Transport.HTTP: "http",
+    Transport.HTTP2: "h2",
     StoreKind.MYSQL: "db",
     Mode.PIPELINED: "p",
     Mode.ONE_AT_A_TIME: "1",
@@ -70,6 +73,14 @@ transports and modes:
                            counts that wait (as a browser's fetch does). Raise --http-pool to
                            put more requests on the wire at once
   http/one-at-a-time       each client POSTs a number and waits for the answer before the next
+  http2/pipelined          HTTP/2 over TLS (the server's --h2-port, from GET /info): one
+                           connection for all C clients, each keeping up to --window requests in
+                           flight as streams of it
+  http2/one-at-a-time      each client POSTs a number over the one HTTP/2 connection and waits
+
+TLS: a wss:// --server means every port is TLS (the server runs with --tls); its certificate is
+  checked against the system's CAs, or --tls-ca FILE (e.g. the server's self-signed certificate,
+  whose path it logs), or not at all with --insecure.
 
 measurement:
   Every connection (HTTP: client) uses a fresh run id. Connections are opened before the clock
@@ -113,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--transport",
         action="append",
         metavar="LIST",
-        help="websocket, http, or both to compare: --transport websocket,http or repeat the flag"
-        " (default: websocket)",
+        help="websocket, http, http2 (needs a wss:// --server), or several to compare: "
+        "--transport websocket,http or repeat the flag (default: websocket)",
     )
     parser.add_argument(
         "--mode",
@@ -163,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-verify",
         action="store_true",
         help="do not ask the server for each run's row count afterwards",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="wss:// servers: trust the certificates this PEM file holds (e.g. the server's own)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="wss:// servers: do not check the certificate (a self-signed one on loopback)",
     )
     parser.add_argument(
         "--db-url",
@@ -253,16 +274,37 @@ class BenchConfig:
     run_prefix: str
     timeout_s: float
     quiet: bool
+    tls_ca: str | None = None
+    insecure: bool = False
 
-    def drivers(self, http_url: str) -> dict[Transport | StoreKind, Driver]:
+    @property
+    def tls(self) -> bool:
+        """The server runs with --tls: every port speaks TLS."""
+        return self.server.startswith("wss://")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """How the server's certificate is checked, for a wss:// server."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.tls_ca)
+        if self.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def drivers(self, info: dict[str, Any], http_url: str) -> dict[Transport | StoreKind, Driver]:
         """The driver of each kind of case: a new transport is one more entry here."""
-        return {
-            Transport.WEBSOCKET: WebSocketDriver(self.server, self.window, self.timeout_s),
-            Transport.HTTP: HttpDriver(
-                http_url, self.window or HTTP_WINDOW, self.http_pool, self.timeout_s
-            ),
+        tls = self.ssl_context()
+        window = self.window or HTTP_WINDOW
+        drivers: dict[Transport | StoreKind, Driver] = {
+            Transport.WEBSOCKET: WebSocketDriver(self.server, self.window, self.timeout_s, tls),
+            Transport.HTTP: HttpDriver(http_url, window, self.http_pool, self.timeout_s, tls),
             StoreKind.MYSQL: FloorDriver(self.db_url),
         }
+        if info.get("h2_port") and tls is not None:
+            h2_url = with_port(self.http_base, info["h2_port"])
+            drivers[Transport.HTTP2] = Http2Driver(h2_url, window, self.timeout_s, tls)
+        return drivers
 
 
 def parse_config(argv: Sequence[str]) -> BenchConfig:
@@ -289,10 +331,14 @@ def parse_config(argv: Sequence[str]) -> BenchConfig:
     http_pool = args.http_pool or args.c
     if nhttp < 1 or http_pool < 1:
         parser.error("--nhttp and --http-pool must be at least 1")
+    if Transport.HTTP2 in transports and not server.startswith("wss://"):
+        parser.error("--transport http2 needs a server with TLS: --server wss://HOST:PORT")
+    if (args.tls_ca or args.insecure) and not server.startswith("wss://"):
+        parser.error("--tls-ca and --insecure are for a wss:// --server")
     if not _RUN_PREFIX.fullmatch(args.run_prefix):
         parser.error("--run-prefix must be 1-32 characters of A-Z a-z 0-9 _ -")
     cases = [
-        Case(transport, mode, nhttp if transport is Transport.HTTP else args.n, args.c)
+        Case(transport, mode, args.n if transport is Transport.WEBSOCKET else nhttp, args.c)
         for transport in transports
         for mode in modes
     ]
@@ -316,17 +362,26 @@ def parse_config(argv: Sequence[str]) -> BenchConfig:
         run_prefix=args.run_prefix,
         timeout_s=args.timeout,
         quiet=args.quiet,
+        tls_ca=args.tls_ca,
+        insecure=args.insecure,
     )
 
 
-async def measure(config: BenchConfig, http_url: str, output: Output) -> list[CaseResult]:
+async def measure(
+    config: BenchConfig, info: dict[str, Any], http_url: str, output: Output
+) -> list[CaseResult]:
     """Run every case warmup + runs times, interleaved; verify each repetition's rows."""
     results = {case: CaseResult(case) for case in config.cases}
-    drivers = config.drivers(http_url)
+    drivers = config.drivers(info, http_url)
+    missing = {case.transport for case in config.cases} - set(drivers)
+    if missing:
+        raise BenchError(
+            f"the server offers no {', '.join(sorted(missing))}: HTTP/2 needs its --tls"
+        )
     session_id = secrets.token_hex(4)
     progress = output.progress if output.bar is not None else None
     cases = list(config.cases)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+    async with session(aiohttp.ClientTimeout(total=60), config.ssl_context()) as client:
         for index in range(config.warmup + config.runs):
             warm = index < config.warmup
             label = (
@@ -342,7 +397,7 @@ async def measure(config: BenchConfig, http_url: str, output: Output) -> list[Ca
                 ]
                 sample = await drivers[case.transport].measure(case, run_ids, progress)
                 if config.verify:
-                    counts = await count_rows(session, http_url, run_ids)
+                    counts = await count_rows(client, http_url, run_ids)
                     verification = verify_rows(sample.acked_by_run, counts)
                     sample.rows = verification.status
                     if not verification.ok:
@@ -359,7 +414,15 @@ async def bench(config: BenchConfig, argv: Sequence[str], output: Output) -> int
     """Ask the server what it is, measure every case, report; return the exit status."""
     where = config.http or config.http_base
     try:
-        info = await fetch_info(where)
+        info = await fetch_info(where, config.ssl_context())
+    except aiohttp.ClientConnectorCertificateError as exc:
+        print(
+            f"the server at {where} showed a certificate this machine does not trust "
+            f"({exc.certificate_error}): pass --tls-ca FILE with the certificate the server logs, "
+            "or --insecure for a self-signed one on loopback",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except (aiohttp.ClientError, OSError, TimeoutError, BenchError, ValueError) as exc:
         print(
             f"cannot reach the server at {where}/info: {exc or type(exc).__name__}; "
@@ -385,7 +448,7 @@ async def bench(config: BenchConfig, argv: Sequence[str], output: Output) -> int
         total = sum(case.n * case.c for case in config.cases) * (config.warmup + config.runs)
         output.bar = tqdm(total=total, unit="num", unit_scale=True, file=sys.stderr, leave=False)
     try:
-        results = await measure(config, http_url, output)
+        results = await measure(config, info, http_url, output)
     except BenchError as exc:
         output.close_bar()
         print(f"\nERROR: {exc}", file=sys.stderr)
@@ -397,7 +460,7 @@ async def bench(config: BenchConfig, argv: Sequence[str], output: Output) -> int
         return EXIT_FAILED
     output.close_bar()
     pairs = report(results, output)
-    peak_rss = await fetch_peak_rss(http_url)
+    peak_rss = await fetch_peak_rss(http_url, config.ssl_context())
     if peak_rss is not None:
         output.result(
             f"server peak RSS: {peak_rss / 2**20:.0f} MiB (wsbench_peak_rss_bytes from /metrics; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,13 +42,13 @@ async def count_rows(
     return counts
 
 
-async def fetch_peak_rss(http_url: str) -> float | None:
+async def fetch_peak_rss(http_url: str, tls: ssl.SSLContext | None = None) -> float | None:
     """The server's peak resident memory from ``GET /metrics``, or None if it does not say."""
     timeout = aiohttp.ClientTimeout(total=10)
     try:
         async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(f"{http_url}/metrics") as response,
+            session(timeout, tls) as client,
+            client.get(f"{http_url}/metrics") as response,
         ):
             text = await response.text() if response.status == 200 else ""
     except (aiohttp.ClientError, TimeoutError):
@@ -58,9 +59,16 @@ async def fetch_peak_rss(http_url: str) -> float | None:
     return None
 
 
-async def fetch_info(url: str) -> dict[str, Any]:
+async def fetch_info(url: str, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
     """The server's ``GET /info``: store, commit mode, ports."""
     timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        info: dict[str, Any] = await get_json(session, f"{url}/info")
+    async with session(timeout, tls) as client:
+        info: dict[str, Any] = await get_json(client, f"{url}/info")
         return info
+
+
+def session(timeout: aiohttp.ClientTimeout, tls: ssl.SSLContext | None) -> aiohttp.ClientSession:
+    """An HTTP client for the server's own GETs, verifying its certificate as ``tls`` says."""
+    return aiohttp.ClientSession(
+        timeout=timeout, connector=aiohttp.TCPConnector(ssl=tls if tls else True)
+    )

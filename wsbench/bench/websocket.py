@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from ssl import SSLContext
 
 from ..client import send_run
 from ..vocabulary import Mode
@@ -37,6 +38,7 @@ class WebSocketDriver:
     url: str
     window: int | None
     timeout_s: float
+    ssl: SSLContext | None = None
 
     async def measure(
         self, case: Case, run_ids: Sequence[str], progress: Progress | None
@@ -57,6 +59,7 @@ class WebSocketDriver:
                     ready=ready,
                     on_ack=_ack_progress(progress) if progress else None,
                     timeout_s=self.timeout_s,
+                    ssl=self.ssl,
                 )
                 for run_id, times in zip(run_ids, send_times, strict=True)
             )

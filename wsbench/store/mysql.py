@@ -51,6 +51,7 @@ def mysql_connect(url: DatabaseURL, **options: object) -> MySQLConnection:
             database=url.database,
             collation="utf8mb4_general_ci",  # MySQL 8's default collation is unknown to MariaDB
             connection_timeout=5,
+            **({"unix_socket": url.unix_socket} if url.unix_socket else {}),
             **options,
         ),
     )

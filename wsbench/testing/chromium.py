@@ -26,8 +26,12 @@ ARGS = [
 
 
 @contextlib.contextmanager
-def launch() -> Iterator[Browser]:
-    """Start headless Chromium; close it on exit. Raises BrowserMissing when it is not there."""
+def launch(*, accept_insecure_certs: bool = True) -> Iterator[Browser]:
+    """Start headless Chromium; close it on exit. Raises BrowserMissing when it is not there.
+
+    ``accept_insecure_certs``: take any certificate, as the tests' self-signed ones (as Firefox's
+    launch does); without it, a self-signed certificate fails as in a user's fresh browser.
+    """
     if not Path(EXECUTABLE).exists():
         raise BrowserMissing(
             f"Chromium is not installed at {EXECUTABLE} (apt-get install chromium, "
@@ -36,7 +40,8 @@ def launch() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=EXECUTABLE, args=ARGS)
+        trust = ["--ignore-certificate-errors"] if accept_insecure_certs else []
+        browser = playwright.chromium.launch(executable_path=EXECUTABLE, args=[*ARGS, *trust])
         try:
             yield browser
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import re
+import ssl
 import subprocess
 import sys
 import threading
@@ -14,7 +15,12 @@ from ..resources import PAGE
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the checkout
 SERVER = ROOT / "websocket_server.py"
-LISTENING = re.compile(r"listening on ws://(\S+):(\d+) and http://\S+:(\d+)")
+# Every port a free one, unless the arguments say otherwise (the last of a flag wins).
+FREE_PORTS = ("--port", "0", "--http-port", "0", "--h2-port", "0")
+LISTENING = re.compile(
+    r"listening on (?P<ws>wss?)://(?P<host>\S+):(?P<port>\d+) and https?://\S+:(?P<http_port>\d+)"
+    r"(?: and https://\S+:(?P<h2_port>\d+) \(HTTP/2\))?"
+)
 
 
 class ServerProcess:
@@ -30,7 +36,7 @@ class ServerProcess:
         self.lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
-            [*prefix, sys.executable, str(SERVER), "--port", "0", "--http-port", "0", *args],
+            [*prefix, sys.executable, str(SERVER), *FREE_PORTS, *args],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -38,7 +44,11 @@ class ServerProcess:
             env=env,
         )
         threading.Thread(target=self._drain, daemon=True).start()
-        self.host, self.port, self.http_port = self._wait_until_listening()
+        listening = self._wait_until_listening()
+        self.host = listening["host"]
+        self.port, self.http_port = int(listening["port"]), int(listening["http_port"])
+        self.h2_port = int(listening["h2_port"]) if listening["h2_port"] else None
+        self.tls = listening["ws"] == "wss"
 
     def __enter__(self) -> ServerProcess:
         return self
@@ -49,12 +59,26 @@ class ServerProcess:
     @property
     def ws_url(self) -> str:
         """Where WebSocket clients connect."""
-        return f"ws://{self.host}:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
 
     @property
     def http_url(self) -> str:
         """The HTTP endpoint (POST /numbers); the page and run counts are served here too."""
-        return f"http://{self.host}:{self.http_port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.http_port}"
+
+    @property
+    def h2_url(self) -> str:
+        """The HTTP/2 endpoint, with --tls."""
+        if self.h2_port is None:
+            raise ValueError("this server has no HTTP/2 port: start it with --tls")
+        return f"https://{self.host}:{self.h2_port}"
+
+    def client_ssl(self) -> ssl.SSLContext | None:
+        """For a --tls server: a client context that trusts the certificate it shows, else None."""
+        if not self.tls:
+            return None
+        pem = ssl.get_server_certificate((self.host.strip("[]"), self.port), timeout=10)
+        return ssl.create_default_context(cadata=pem)
 
     @property
     def log(self) -> str:
@@ -92,13 +116,13 @@ class ServerProcess:
             if match := re.search(pattern, line):
                 return match
 
-    def _wait_until_listening(self) -> tuple[str, int, int]:
+    def _wait_until_listening(self) -> dict[str, str]:
         try:
             match = self.wait_for(LISTENING)
         except RuntimeError:
             self.stop()
             raise
-        return match.group(1), int(match.group(2)), int(match.group(3))
+        return match.groupdict()
 
 
 def page_url(server: ServerProcess, **params: object) -> str:

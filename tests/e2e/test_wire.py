@@ -1,0 +1,78 @@
+"""Counting the wire: a link's counters against traffic whose bytes are known."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from wsbench.testing.wire import Link, Wire, WireUnavailable, private_link
+
+from .conftest import missing
+
+# Echoes what it reads on one connection, then exits: the known traffic's other end.
+ECHO = """
+import socket, sys
+server = socket.create_server((sys.argv[1], 9000))
+print("ready", flush=True)
+connection, _ = server.accept()
+while data := connection.recv(65536):
+    connection.sendall(data)
+connection.close()
+"""
+PAYLOAD = 200_000
+# Ethernet (14) + IPv4 (20) + TCP (20) + options (12 with timestamps, 20 on a SYN).
+LEAST_HEADERS, MOST_HEADERS = 14 + 20 + 20, 14 + 20 + 40
+
+
+@pytest.fixture
+def link() -> Link:
+    try:
+        with private_link() as made:
+            yield made
+    except WireUnavailable as exc:
+        missing(str(exc))
+
+
+def echo_through(link: Link, payload: bytes) -> Wire:
+    """Send ``payload`` to an echo server in the link's namespace, read it back; the traffic."""
+    echo = subprocess.Popen(
+        [*link.prefix, sys.executable, "-c", ECHO, link.server_address],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert echo.stdout is not None and echo.stdout.readline() == "ready\n"
+        before = link.counters()
+        with socket.create_connection((link.server_address, 9000), timeout=10) as client:
+            client.sendall(payload)
+            client.shutdown(socket.SHUT_WR)
+            echoed = b""
+            while data := client.recv(65536):
+                echoed += data
+        assert echo.wait(timeout=10) == 0
+        assert echoed == payload
+        return link.counters() - before
+    finally:
+        echo.kill()
+        echo.wait()
+
+
+def test_the_counters_see_the_known_bytes_and_their_headers(link: Link):
+    traffic = echo_through(link, b"7" * PAYLOAD)
+    for sent, packets in ((traffic.bytes_up, traffic.packets_up),
+                          (traffic.bytes_down, traffic.packets_down)):  # fmt: skip
+        headers = sent - PAYLOAD
+        # A retransmitted segment or two is real traffic too: allow 2% of the payload for them.
+        assert packets * LEAST_HEADERS <= headers <= packets * MOST_HEADERS + PAYLOAD // 50, traffic
+    # One segment per packet, as on an Ethernet with MTU 1500: 1,448 bytes each at most.
+    assert traffic.packets_up >= PAYLOAD / 1448, traffic
+    per = traffic.per(1000)
+    assert per["bytes_up"] == traffic.bytes_up / 1000
+
+
+def test_an_idle_link_counts_nothing(link: Link):
+    before = link.counters()
+    assert link.counters() - before == Wire(0, 0, 0, 0)
