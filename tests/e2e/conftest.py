@@ -7,7 +7,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,17 +39,23 @@ def admin_connect(url: DatabaseURL) -> mysql.connector.abstracts.MySQLConnection
     return mysql_connect(url, autocommit=True)
 
 
-def apply_schema(url: DatabaseURL) -> subprocess.CompletedProcess[str]:
-    """Run schema.sql the way the README tells users to, with the mysql client."""
+def apply_schema(url: DatabaseURL, database: str = "test") -> subprocess.CompletedProcess[str]:
+    """Run schema.sql the way the README tells users to, with the mysql client.
+
+    ``database``: another database than ``test`` gets the same statements, for a scratch copy.
+    """
     client = shutil.which("mariadb") or shutil.which("mysql")
     if client is None:
         missing("the mysql command-line client is not installed (apt-get install mariadb-client)")
     command = [client, "--protocol=tcp", "-h", url.host, "-P", str(url.port), "-u", url.user]
     env = dict(os.environ, MYSQL_PWD=url.password)
-    with open(SCHEMA) as schema:
-        return subprocess.run(
-            command, stdin=schema, capture_output=True, text=True, env=env, timeout=60
-        )
+    statements = SCHEMA.read_text()
+    if database != "test":
+        statements = statements.replace("test.", f"{database}.").replace("'test'", f"'{database}'")
+        statements = statements.replace("EXISTS test ", f"EXISTS {database} ")
+    return subprocess.run(
+        command, input=statements, capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 class Database:
@@ -74,25 +79,12 @@ class Database:
         cursor.close()
         return rows
 
-    def last_id(self) -> int:
-        """The highest row id so far: rows written later have higher ones."""
-        return int(self.query("SELECT COALESCE(MAX(id), 0) FROM test.testing")[0][0])
-
-    def first_run_after(self, row_id: int, timeout_s: float = 60) -> str:
-        """The run id of the first row written after ``row_id``, waiting for one to appear."""
-        deadline = time.monotonic() + timeout_s
-        query = "SELECT run_id FROM test.testing WHERE id > %s ORDER BY id LIMIT 1"
-        while not (rows := self.query(query, row_id)):
-            assert time.monotonic() < deadline, f"no row was written in {timeout_s} s"
-            time.sleep(0.005)  # the polling interval
-        return str(rows[0][0])
-
     def count(self, run_id: str) -> int:
         """Rows committed for a run, as a separate connection sees them."""
         return self.query("SELECT COUNT(*) FROM test.testing WHERE run_id = %s", run_id)[0][0]
 
     def numbers(self, run_id: str) -> list[int]:
-        rows = self.query("SELECT number FROM test.testing WHERE run_id = %s ORDER BY id", run_id)
+        rows = self.query("SELECT number FROM test.testing WHERE run_id = %s ORDER BY seq", run_id)
         return [number for (number,) in rows]
 
     def cleanup(self) -> None:

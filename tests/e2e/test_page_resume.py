@@ -25,11 +25,8 @@ def run_across_restart(
     servers = [ServerProcess(*args)]
     page = browser.new_page()
     try:
-        before = database.last_id()
-        page.goto(page_url(servers[0], n=n, autorun=1, **params))
-        # The run id is the page's own: the first row written after the page opened has it.
-        run_id = database.first_run_after(before)
-        database.run_ids.append(run_id)  # deleted at the end, even if the test fails
+        run_id = database.new_run_id()  # deleted at the end, even if the test fails
+        page.goto(page_url(servers[0], n=n, autorun=1, run=run_id, **params))
         # Progress as the database sees it: while the pipelined mode's frames go out, the page's
         # main thread is too busy to update its progress bar (or to answer page.evaluate).
         deadline = time.monotonic() + 60

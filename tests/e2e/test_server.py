@@ -248,6 +248,34 @@ def test_schema_is_rerunnable_and_the_server_user_has_least_privilege(database: 
     assert all("testing" in grant or "USAGE" in grant for (grant,) in grants)
 
 
+def test_schema_upgrades_a_table_of_wsbench_0_2_to_the_run_seq_primary_key(database: Database):
+    name = "wsbench_pytest_upgrade"
+    database.query(f"CREATE DATABASE {name}")
+    try:
+        database.query(
+            f"CREATE TABLE {name}.testing (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, "
+            "number BIGINT NOT NULL, run_id VARCHAR(64) NOT NULL, seq BIGINT UNSIGNED NOT NULL, "
+            "created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (id), "
+            "UNIQUE KEY run_seq (run_id, seq))"
+        )
+        database.query(f"INSERT INTO {name}.testing (number, run_id, seq) VALUES (7, 'a', 1)")
+        for _ in range(2):  # the second run finds nothing left to do
+            result = apply_schema(database.url, name)
+            assert result.returncode == 0, result.stderr
+        keys = database.query(
+            "SELECT index_name, GROUP_CONCAT(column_name ORDER BY seq_in_index) "
+            "FROM information_schema.statistics WHERE table_schema = %s AND table_name = "
+            "'testing' GROUP BY index_name",
+            name,
+        )
+        assert keys == [("PRIMARY", "run_id,seq")]
+        assert database.query(f"SELECT number, run_id, seq FROM {name}.testing") == [(7, "a", 1)]
+    finally:
+        database.query(f"DROP DATABASE {name}")
+        for host in ("localhost", "127.0.0.1", "::1"):  # the copy's grants outlive the table
+            database.query(f"REVOKE ALL PRIVILEGES ON {name}.testing FROM 'wsbench'@'{host}'")
+
+
 def test_start_up_with_an_old_table_says_how_to_replace_it(database: Database):
     message = start_failure_in_scratch_database(
         database, "wsbench_pytest_old", "CREATE TABLE wsbench_pytest_old.testing (value INT)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -22,7 +23,14 @@ from .base import (
     StoreUnavailable,
     ThreadedStore,
 )
-from .mysql_errors import UNREACHABLE, explain, is_transient
+from .mysql_errors import UNREACHABLE, explain, is_transient, schema_command
+
+# A table made by wsbench 0.2: an auto-increment id as its primary key, (run_id, seq) unique.
+OLD_KEY = (
+    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() "
+    "AND table_name = %s AND column_name = 'id'"
+)
+logger = logging.getLogger("wsbench")
 
 # MySQL's batches go through server-side prepared statements of these many rows: the binary
 # protocol spares the connector's per-row quoting and the server's parsing (half the time of
@@ -100,6 +108,13 @@ class MySQLStore(ThreadedStore):
             cursor.execute(f"SELECT run_id, seq, number FROM {TABLE} LIMIT 0")
             cursor.fetchall()
             cursor.close()
+            if scalar(self._writer, OLD_KEY, (TABLE,)):
+                logger.warning(
+                    "table %s still has wsbench 0.2's surrogate id: run `%s` again to make "
+                    "(run_id, seq) its primary key, which about halves the database's work per row",
+                    self.target,
+                    schema_command(),
+                )
             self._writer.rollback()
         except mysql.connector.Error as exc:
             error = DatabaseUnreachable if exc.errno in UNREACHABLE else StartupError
