@@ -121,7 +121,6 @@ def number(body: bytes) -> int:
 
 async def commit(service: Service, transport: Transport, row: Row) -> Answer:
     """Commit one number; answer only once it is committed. A resent (run, seq) is a no-op."""
-    service.metrics.received[transport] += 1
     writer = service.writer
     if writer.full:
         await writer.wait_for_room()

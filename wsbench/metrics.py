@@ -50,7 +50,8 @@ class Metrics:
     """
 
     def __init__(self, shared_dir: str | None = None) -> None:
-        self.received: Counter[str] = Counter()  # numbers accepted for a commit, by transport
+        # Numbers accepted for a commit, by transport, counted when the writer takes them.
+        self.received: Counter[str] = Counter()
         self.committed: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()  # bad frames and bodies
         self.not_stored: Counter[str] = Counter()  # permanent database failures

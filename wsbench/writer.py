@@ -47,9 +47,13 @@ class GroupCommitWriter:
         self._metrics = metrics or Metrics()
         self._batcher: Batcher[Sender] = Batcher(max_batch)
         self._max_pending = max_pending
+        # Senders wait at max_pending and go on once the queue is down to half: one long pause
+        # instead of every waiting sender waking up for every batch taken.
+        self._resume_below = max(1, max_pending // 2)
         self._work = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+        self.full = False  # True when senders should wait for room before adding more
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
@@ -60,11 +64,6 @@ class GroupCommitWriter:
     def max_batch(self) -> int:
         """The most rows committed at once."""
         return self._batcher.max_batch
-
-    @property
-    def full(self) -> bool:
-        """True when senders should wait for room before adding more."""
-        return not self._room.is_set()
 
     @property
     def pending(self) -> int:
@@ -90,9 +89,10 @@ class GroupCommitWriter:
             self._work.set()
         if pending >= self._max_pending:
             self._room.clear()
+            self.full = True
 
     async def wait_for_room(self) -> None:
-        """Wait until the queue is below its limit: backpressure for fast senders."""
+        """Wait until the queue is down to half its limit: backpressure for fast senders."""
         await self._room.wait()
 
     async def flush(self) -> None:
@@ -109,10 +109,18 @@ class GroupCommitWriter:
                 self._work.clear()
                 continue
             batch = self._batcher.take()
-            if len(self._batcher) < self._max_pending:
+            if self.full and len(self._batcher) <= self._resume_below:
                 self._room.set()
+                self.full = False
+            self._count_received(batch)
             self._metrics.batch_rows.observe(len(batch.rows))
             await self._commit(batch)
+
+    def _count_received(self, batch: Batch[Sender]) -> None:
+        """Count the batch's rows as received: once per batch and sender, not per number."""
+        received = self._metrics.received
+        for sender, count in batch.counts.items():
+            received[sender.transport] += count
 
     async def _commit(self, batch: Batch[Sender]) -> None:
         """Commit one batch, retrying for as long as the database is out of reach."""

@@ -41,14 +41,13 @@ class RunConnection:
         self.websocket = websocket
         self.run_id = run_id
         self.acked = 0  # committed numbers of the whole run, including earlier connections
-        self.next_seq = 1
-        self.received = 0
+        self.next_seq = 1  # the seq of the next number: the receive loop counts it up
+        self.resumed_at = 1  # this connection's first seq
+        self.not_stored = 0
         self.rejected = 0
         self.acks_sent = 0
-        self.in_flight = 0  # submitted, neither committed nor failed yet
         self.superseded = False  # another connection has taken over this run
-        self.settled = asyncio.Event()  # set while nothing is in flight
-        self.settled.set()
+        self.settled = asyncio.Event()  # set when the last number in flight settled
         self._failures: list[str] = []
         self._news = asyncio.Event()
         self._delivered = asyncio.Event()  # set while every ack is on the wire
@@ -57,17 +56,24 @@ class RunConnection:
     def resume_after(self, committed: int) -> None:
         """Continue a run whose first ``committed`` numbers are already stored."""
         self.acked = committed
-        self.next_seq = committed + 1
+        self.next_seq = self.resumed_at = committed + 1
 
-    def next_row(self, number: int) -> tuple[str, int, int]:
-        """The row for the run's next number."""
-        row = (self.run_id, self.next_seq, number)
-        self.next_seq += 1
-        self.received += 1
-        if not self.in_flight:
-            self.settled.clear()
-        self.in_flight += 1
-        return row
+    @property
+    def received(self) -> int:
+        """Numbers this connection submitted for a commit."""
+        return self.next_seq - self.resumed_at
+
+    @property
+    def in_flight(self) -> int:
+        """Numbers submitted and neither committed nor failed yet."""
+        # Derived, so the receive loop only counts next_seq up: nothing else per number.
+        return self.next_seq - 1 - self.acked - self.not_stored
+
+    async def until_settled(self) -> None:
+        """Wait until nothing of this connection is in flight."""
+        self.settled.clear()
+        if self.in_flight:
+            await self.settled.wait()
 
     def committed(self, count: int) -> None:
         """Count newly committed rows; the ack sender reports them."""
@@ -76,11 +82,11 @@ class RunConnection:
 
     def failed(self, count: int, reason: str) -> None:
         """Remember rows that were not committed; the ack sender reports them."""
+        self.not_stored += count
         self._failures.append(json.dumps({"error": reason, "not_stored": count}))
         self._settle(count)
 
     def _settle(self, count: int) -> None:
-        self.in_flight -= count
         if not self.in_flight:
             self.settled.set()
         self._news.set()
@@ -198,31 +204,32 @@ class WebSocketServer:
         while (previous := self.runs.get(feed.run_id)) is not None:
             previous.superseded = True
             await previous.websocket.close(CloseCode.POLICY_VIOLATION, "run resumed elsewhere")
-            await previous.settled.wait()
+            await previous.until_settled()
             if self.runs.get(feed.run_id) is previous:
                 del self.runs[feed.run_id]
         self.runs[feed.run_id] = feed
 
     async def receive(self, feed: RunConnection) -> None:
         """Parse each frame; queue numbers for the writer, answer bad frames with an error."""
-        writer = self.service.writer
-        metrics = self.service.metrics
-        frame = 0
+        # The hot path: per number, a parse, a row and a submit; everything else is derived
+        # (the frame's index, what is in flight) or counted per batch (the metrics).
+        writer, submit, run_id = self.service.writer, self.service.writer.submit, feed.run_id
         async for message in feed.websocket:
             if self.stopping or feed.superseded:
                 # Dropped and never acked, so the client sends it again after reconnecting.
                 # Reading on lets the closing handshake through the frames still in flight.
                 continue
-            frame += 1
             try:
                 number = parse_number(message)
             except FrameError as exc:
                 feed.rejected += 1
-                metrics.rejected[Transport.WEBSOCKET] += 1
+                self.service.metrics.rejected[Transport.WEBSOCKET] += 1
+                frame = feed.received + feed.rejected  # this connection's frames so far
                 await feed.websocket.send(error_message(str(exc), frame))
                 continue
-            metrics.received[Transport.WEBSOCKET] += 1
-            writer.submit(feed, feed.next_row(number))
+            seq = feed.next_seq
+            submit(feed, (run_id, seq, number))
+            feed.next_seq = seq + 1
             if writer.full:
                 await writer.wait_for_room()
 

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import mysql.connector
 from _mysql_connector import MySQLInterfaceError  # the C extension's error; some calls leak it
+from mysql.connector.connection_cext import CMySQLConnection
 
 from ..batching import Row, statement_sizes
 from ..config import DatabaseURL
@@ -93,12 +94,15 @@ class MySQLStore(ThreadedStore):
         super().__init__()
         self.url = url
         self.target = f"{url.database}.{TABLE}"
-        self._writer: MySQLConnection | None = None
+        self._writer: CMySQLConnection | None = None
         self._reader: MySQLConnection | None = None
-        self._statements: dict[int, tuple[str, Any]] = {}  # rows -> (SQL, prepared cursor)
+        self._statements: dict[int, Any] = {}  # rows -> the prepared statement
 
-    def _connect(self, autocommit: bool) -> MySQLConnection:
-        return mysql_connect(self.url, autocommit=autocommit, use_pure=False)
+    def _connect(self, autocommit: bool) -> CMySQLConnection:
+        # use_pure=False: the C extension, or an ImportError rather than a silent pure Python.
+        return cast(
+            CMySQLConnection, mysql_connect(self.url, autocommit=autocommit, use_pure=False)
+        )
 
     def _open(self) -> None:
         try:
@@ -126,8 +130,10 @@ class MySQLStore(ThreadedStore):
                 self._writer = self._connect(autocommit=False)
             start = 0
             for size in statement_sizes(len(rows), LARGEST_STATEMENT):
-                sql, cursor = self._statement(self._writer, size)
-                cursor.execute(sql, list(itertools.chain.from_iterable(rows[start : start + size])))
+                statement = self._statement(self._writer, size)
+                self._writer.cmd_stmt_execute(
+                    statement, *itertools.chain.from_iterable(rows[start : start + size])
+                )
                 start += size
             self._writer.commit()
         except (mysql.connector.Error, MySQLInterfaceError) as exc:
@@ -143,12 +149,12 @@ class MySQLStore(ThreadedStore):
                 reason = explain(exc, self.url)
             raise RuntimeError(reason) from None
 
-    def _statement(self, connection: MySQLConnection, rows: int) -> tuple[str, Any]:
-        """The SQL and prepared cursor that insert ``rows`` rows, prepared on first use."""
+    def _statement(self, connection: MySQLConnection, rows: int) -> Any:
+        """The prepared statement that inserts ``rows`` rows, prepared on first use."""
+        # The connection's own statements, not a prepared cursor: the cursor sends a
+        # COM_STMT_RESET before every execute, one more round trip per statement.
         if rows not in self._statements:
-            # The cursor prepares on its first execute and reuses the statement while it is
-            # given the very same string object.
-            self._statements[rows] = (prepared_insert(rows), connection.cursor(prepared=True))
+            self._statements[rows] = connection.cmd_stmt_prepare(prepared_insert(rows).encode())
         return self._statements[rows]
 
     def _count(self, run_id: str) -> int:
