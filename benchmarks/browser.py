@@ -223,7 +223,9 @@ def report(
         for case in (case for case in cases if case.browser is first):
             for other in others:
                 twin = next(c for c in cases if c.browser is other and c.label == case.label)
-                fast, slow = sorted((case, twin), key=lambda c: statistics.median(c.elapsed_ms))
+                fast, slow = case, twin
+                if statistics.median(paired_ratio(twin, case)) < 1:  # the paired runs decide
+                    fast, slow = twin, case
                 print(
                     f"{case.label}: {TITLES[fast.browser]} is {ratio(slow, fast)} faster "
                     f"than {TITLES[slow.browser]}"

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-BAR, GAP, LEFT, TOP, HEIGHT = 16, 28, 230, 40, 400
+BAR, GAP, LEFT, TOP = 16, 28, 290, 40
 COLOURS = {"up": "#3b6fb6", "down": "#e08a2c"}
 
 
@@ -36,7 +36,7 @@ def bars(documents: list[dict[str, Any]], browser: str) -> list[tuple[str, str, 
 
 def svg(rows: list[tuple[str, str, float]], title: str) -> str:
     """A horizontal bar chart of the rows, two bars (up, down) per label."""
-    width = 900
+    width = 960
     scale = (width - LEFT - 90) / max(value for _, _, value in rows)
     labels = list(dict.fromkeys(label for label, _, _ in rows))
     height = TOP + len(labels) * (2 * BAR + GAP) + 30
