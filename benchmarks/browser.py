@@ -57,8 +57,11 @@ TLS_MODES = {
     PageMode.HTTP2_CONCURRENT: "HTTP/2, concurrent",
 }
 # What each mode's runs must say they spoke; anything else is an error, not a result.
-PROTOCOLS = {"websocket": WireProtocol.WEBSOCKET, "http": WireProtocol.HTTP1}
-PROTOCOLS["http2"] = WireProtocol.HTTP2
+PROTOCOLS = {
+    "websocket": WireProtocol.WEBSOCKET,
+    "http": WireProtocol.HTTP1,
+    "http2": WireProtocol.HTTP2,
+}
 MYSQL_SOCKET = "/run/mysqld/mysqld.sock"
 TITLES = {BrowserName.CHROMIUM: "Chromium", BrowserName.FIREFOX: "Firefox"}
 
