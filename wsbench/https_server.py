@@ -22,7 +22,7 @@ from granian.constants import HTTPModes, Interfaces
 from granian.server.embed import Server
 
 from . import http_api
-from .routes import GET_ROUTES, Answer, answer_get
+from .routes import INFO_PATH, PAGE_PATHS, RUNS_PREFIX, Answer, answer_get
 from .service import Service
 from .vocabulary import Transport
 
@@ -33,7 +33,6 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 logger = logging.getLogger("wsbench")
 
 HTTP_MODES = {Transport.HTTP: HTTPModes.http1, Transport.HTTP2: HTTPModes.http2}
-GET_PATHS = {route.split("{", 1)[0] for route in GET_ROUTES}
 READY_TIMEOUT_S = 10
 DRAIN_BYTES = 8 << 20  # beyond this a sender of an oversized body may see its connection reset
 
@@ -122,7 +121,7 @@ class HttpsServer:
             return Answer(http.HTTPStatus.OK, body, content_type), ()
         elif method == "GET" and (answer := await answer_get(self.service, path)) is not None:
             return answer, ()
-        elif path not in GET_PATHS and not path.startswith("/runs/"):
+        elif not is_get_route(path):
             return http_api.error(http.HTTPStatus.NOT_FOUND, "Not Found"), ()
         return http_api.error(http.HTTPStatus.METHOD_NOT_ALLOWED, "Method Not Allowed"), ()
 
@@ -136,6 +135,11 @@ class HttpsServer:
         except http_api.BadRequest as exc:
             return http_api.rejected(self.service, self.transport, exc)
         return await http_api.commit(self.service, self.transport, row)
+
+
+def is_get_route(path: str) -> bool:
+    """A path that GET answers (the shared routes and /metrics), so another method gets 405."""
+    return path in (*PAGE_PATHS, INFO_PATH, "/metrics") or path.startswith(RUNS_PREFIX)
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

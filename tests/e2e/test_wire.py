@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,7 +29,7 @@ LEAST_HEADERS, MOST_HEADERS = 14 + 20 + 20, 14 + 20 + 40
 
 
 @pytest.fixture
-def link() -> Link:
+def link() -> Iterator[Link]:
     try:
         with private_link() as made:
             yield made
@@ -65,8 +66,9 @@ def test_the_counters_see_the_known_bytes_and_their_headers(link: Link):
     for sent, packets in ((traffic.bytes_up, traffic.packets_up),
                           (traffic.bytes_down, traffic.packets_down)):  # fmt: skip
         headers = sent - PAYLOAD
-        # A retransmitted segment or two is real traffic too: allow 2% of the payload for them.
-        assert packets * LEAST_HEADERS <= headers <= packets * MOST_HEADERS + PAYLOAD // 50, traffic
+        # Retransmitted segments (a tail-loss probe, say) are real traffic too: allow 10% of the
+        # payload for them; counting the other direction as well would double it.
+        assert packets * LEAST_HEADERS <= headers <= packets * MOST_HEADERS + PAYLOAD // 10, traffic
     # One segment per packet, as on an Ethernet with MTU 1500: 1,448 bytes each at most.
     assert traffic.packets_up >= PAYLOAD / 1448, traffic
     per = traffic.per(1000)
