@@ -19,14 +19,20 @@ def batch_limit(max_batch: int, max_allowed_packet: int) -> int:
     return max(1, min(max_batch, max_allowed_packet // 2 // MAX_ROW_BYTES))
 
 
-def statement_sizes(rows: int, largest: int) -> list[int]:
-    """Split a batch into powers of two no larger than ``largest``, the biggest first."""
-    # A few fixed sizes let a handful of prepared statements carry batches of any size.
+def statement_sizes(rows: int, largest: int, exact_below: int = 1) -> list[int]:
+    """The statement sizes for a batch: powers of two, biggest first, and a rest below
+    ``exact_below`` as it is."""
+    # A few fixed sizes let a handful of prepared statements carry batches of any size; the
+    # small sizes are exact, so a small batch is one statement and one round trip.
     if largest < 1 or largest & (largest - 1):
         raise ValueError("largest must be a power of two")
     sizes = [largest] * (rows // largest)
     rest = rows % largest
-    sizes.extend(1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1)
+    while rest >= exact_below:
+        sizes.append(1 << (rest.bit_length() - 1))
+        rest -= sizes[-1]
+    if rest:
+        sizes.append(rest)
     return sizes
 
 

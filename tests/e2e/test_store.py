@@ -14,7 +14,8 @@ async def test_batches_of_any_size_are_stored_once_in_order(database: Database) 
     rows = [(run_id, seq, seq * 7) for seq in range(1, 2_501)]
     async with MySQLStore(URL) as store:
         await store.insert(rows[:1])
-        await store.insert(rows[:1029])  # 1024 + 4 + 1 rows; the first is there already
+        await store.insert(rows[:40])  # one statement, committed by itself
+        await store.insert(rows[:1029])  # 1024 + 5 rows in one transaction; 40 are there
         await store.insert(rows)  # statements prepared before are used again
         assert await store.count_rows(run_id) == 2_500
     assert database.numbers(run_id) == [seq * 7 for seq in range(1, 2_501)]

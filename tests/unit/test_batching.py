@@ -61,6 +61,21 @@ def test_statement_sizes_are_powers_of_two_that_add_up(rows: int, sizes: list[in
     assert statement_sizes(rows, largest=8) == sizes
 
 
+@pytest.mark.parametrize(
+    ("rows", "sizes"),
+    [
+        (3, [3]),
+        (7, [7]),
+        (8, [8]),
+        (21, [8, 8, 5]),
+        (29, [8, 8, 8, 5]),
+    ],
+)
+def test_statement_sizes_keep_a_small_rest_whole(rows: int, sizes: list[int]) -> None:
+    assert statement_sizes(rows, largest=8, exact_below=8) == sizes
+    assert sum(statement_sizes(rows, largest=64, exact_below=4)) == rows
+
+
 def test_statement_sizes_need_a_power_of_two() -> None:
     with pytest.raises(ValueError, match="power of two"):
         statement_sizes(10, largest=6)
