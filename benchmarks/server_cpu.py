@@ -4,8 +4,9 @@
 
 The same load (C connections x N numbers, all sent at once by wsbench.client) goes in turn to a
 bare websockets server (receives and counts, one ack at the end: the library's own floor), to
-wsbench with --db null: and to wsbench with MySQL. Prints the server's CPU time per number
-(user + system, from /proc/PID/stat around each run): median (min..max), and ratios.
+the same bare server with wsbench's garbage-collector settings, to wsbench with --db null: and
+to wsbench with MySQL. Prints the server's CPU time per number (user + system, from
+/proc/PID/stat around each run): median (min..max), and ratios.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ from pathlib import Path
 from websockets.asyncio.server import ServerConnection, serve
 
 from wsbench.bench.stats import paired_ratios, ratio_line, spread
+from wsbench.cli import collect_garbage_less_often
 from wsbench.client import send_run
 from wsbench.testing.server import ServerProcess
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
+BARE = "bare websockets"
+BARE_GC = "bare websockets, wsbench's GC settings"
 
 
-async def bare_server(total: int) -> None:
+async def bare_server(total: int, wsbench_gc: bool) -> None:
     """Count each connection's frames; ack once when all ``total`` have arrived."""
 
     async def handler(websocket: ServerConnection) -> None:
@@ -40,6 +44,8 @@ async def bare_server(total: int) -> None:
                 await websocket.send(f'{{"acked": {total}}}')
 
     async with serve(handler, "127.0.0.1", 0, compression=None, max_size=1024) as server:
+        if wsbench_gc:
+            collect_garbage_less_often()
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.get_running_loop().create_future()  # until terminated
 
@@ -64,20 +70,23 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=2000, help="numbers per connection (%(default)s)")
     parser.add_argument("-c", type=int, default=200, help="connections (%(default)s)")
     parser.add_argument("--runs", type=int, default=3, help="runs per server (%(default)s)")
-    parser.add_argument("--bare", type=int, metavar="N", help=argparse.SUPPRESS)  # the bare child
+    # The bare children:
+    parser.add_argument("--bare", type=int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--wsbench-gc", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
-        asyncio.run(bare_server(args.bare))
+        asyncio.run(bare_server(args.bare, args.wsbench_gc))
         return 0
     command = [sys.executable, __file__, "--bare", str(args.n)]
     with (
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as bare,
+        subprocess.Popen([*command, "--wsbench-gc"], stdout=subprocess.PIPE, text=True) as bare_gc,
         ServerProcess("--db", "null:") as null,
         ServerProcess("--db", MYSQL) as mysql,
     ):
-        assert bare.stdout is not None
         servers = {
-            "bare websockets": (bare.pid, f"ws://127.0.0.1:{bare.stdout.readline().strip()}"),
+            BARE: (bare.pid, bare_url(bare)),
+            BARE_GC: (bare_gc.pid, bare_url(bare_gc)),
             "wsbench --db null:": (null.process.pid, null.ws_url),
             "wsbench mysql": (mysql.process.pid, mysql.ws_url),
         }
@@ -91,17 +100,24 @@ def main() -> int:
                         samples[name].append((cpu_seconds(pid) - before) / (args.c * args.n))
         finally:
             bare.terminate()
+            bare_gc.terminate()
     if not all(value > 0 for values in samples.values() for value in values):
         print("too little load to measure the CPU (10 ms ticks): raise -n or -c", file=sys.stderr)
         return 1
     print(f"server CPU per number, {args.c} connections x {args.n} numbers, {args.runs} runs")
     for name, values in samples.items():
-        print(f"{name:20} {spread([v * 1e6 for v in values], '.1f')} µs")
-    bare = "bare websockets"
-    for name in list(servers)[1:]:
-        fast, slow = sorted((bare, name), key=lambda case: statistics.median(samples[case]))
+        print(f"{name:36} {spread([v * 1e6 for v in values], '.1f')} µs")
+    pairs = [(BARE, name) for name in list(servers)[1:]] + [(BARE_GC, "wsbench mysql")]
+    for pair in pairs:
+        fast, slow = sorted(pair, key=lambda case: statistics.median(samples[case]))
         print(ratio_line(fast, slow, paired_ratios(samples[slow], samples[fast])))
     return 0
+
+
+def bare_url(bare: subprocess.Popen[str]) -> str:
+    """The address a bare child printed."""
+    assert bare.stdout is not None
+    return f"ws://127.0.0.1:{bare.stdout.readline().strip()}"
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
+from wsbench.cli import GC_THRESHOLD, collect_garbage_less_often
 from wsbench.config import build_parser, load_config
 from wsbench.vocabulary import CommitMode, StoreKind
 
@@ -25,3 +28,14 @@ def test_a_commit_mode_that_does_not_exist_is_refused(capsys: pytest.CaptureFixt
         load_config(["--commit", "sometimes"], environ={})
     error = capsys.readouterr().err
     assert "invalid choice: 'sometimes' (choose from 'group', 'per-message')" in error
+
+
+def test_the_collector_skips_what_start_up_made_and_runs_less_often() -> None:
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    try:
+        collect_garbage_less_often()
+        assert gc.get_threshold() == (GC_THRESHOLD, *threshold[1:])
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
