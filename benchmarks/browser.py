@@ -40,6 +40,7 @@ from wsbench.testing.browser import (
     launch,
     run_page,
 )
+from wsbench.testing.cpu import MachineTime, cpu_seconds, mariadb_pid
 from wsbench.testing.server import ServerProcess, page_url
 from wsbench.testing.wire import Link, Wire, WireUnavailable, private_link
 from wsbench.vocabulary import PageMode, WireProtocol
@@ -79,6 +80,11 @@ class PageCase:
     run_ids: list[str] = field(default_factory=list)  # the page's, warm-ups included
     wire: list[Wire] = field(default_factory=list)  # per measured run, when counted
     protocol: str = ""  # what the runs said they spoke
+    # Per timed run: CPU of the server and of MariaDB (when its pid is readable), and the
+    # fraction of both cores that was busy, whoever used it.
+    server_cpu_ms: list[float] = field(default_factory=list)
+    mariadb_cpu_ms: list[float] = field(default_factory=list)
+    busy: list[float] = field(default_factory=list)
 
     @property
     def wire_per_number(self) -> dict[str, float] | None:
@@ -128,12 +134,16 @@ def measure(
         running: dict[BrowserName, Browser] = {
             name: stack.enter_context(launch(name)) for name in browsers
         }
+        mariadb = mariadb_pid()
         for index in range(warmup + runs):
             for case in cases if index % 2 == 0 else cases[::-1]:
-                url = page_url(started[case.server], n=case.n, mode=case.mode, autorun=1)
+                server = started[case.server]
+                url = page_url(server, n=case.n, mode=case.mode, autorun=1)
                 link = links.get(case.server)
                 before = link.counters() if link else None
+                cpu_before = CpuUse.now(server.process.pid, mariadb)
                 result = run_page(running[case.browser], url, timeout_s=600)
+                cpu = CpuUse.now(server.process.pid, mariadb).since(cpu_before)
                 traffic = link.counters() - before if link and before else None
                 check(case, result)
                 case.run_ids.append(result["run"])
@@ -144,7 +154,46 @@ def measure(
                     case.wire.append(traffic)
                 else:
                     case.elapsed_ms.append(result["elapsed_ms"])
+                    case.server_cpu_ms.append(cpu.server_ms)
+                    case.busy.append(cpu.busy)
+                    if cpu.mariadb_ms is not None:
+                        case.mariadb_cpu_ms.append(cpu.mariadb_ms)
         return {name: browser.version for name, browser in running.items()}
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU counters around one page run: the server's, MariaDB's, the machine's."""
+
+    server_s: float
+    mariadb_s: float | None
+    machine: MachineTime
+
+    @classmethod
+    def now(cls, server: int, mariadb: int | None) -> CpuUse:
+        """The counters at this moment."""
+        return cls(
+            cpu_seconds(server),
+            None if mariadb is None else cpu_seconds(mariadb),
+            MachineTime.now(),
+        )
+
+    def since(self, earlier: CpuUse) -> CpuSpent:
+        """What was spent since ``earlier``."""
+        mariadb = None
+        if self.mariadb_s is not None and earlier.mariadb_s is not None:
+            mariadb = (self.mariadb_s - earlier.mariadb_s) * 1000
+        busy = self.machine.busy_since(earlier.machine)
+        return CpuSpent((self.server_s - earlier.server_s) * 1000, mariadb, busy)
+
+
+@dataclass(frozen=True)
+class CpuSpent:
+    """CPU spent during one page run (page load included): ms of the server, of MariaDB."""
+
+    server_ms: float
+    mariadb_ms: float | None
+    busy: float  # the fraction of all cores' time that was busy
 
 
 def server_process(args: list[str], link: Link | None) -> ServerProcess:
@@ -169,6 +218,17 @@ def check(case: PageCase, result: dict[str, Any]) -> None:
             f"{case.label} in {case.browser}: the browser spoke {result.get('protocol')!r}, "
             f"not {expected}: {result}"
         )
+
+
+def cpu_text(case: PageCase) -> str:
+    """``server 160 ms, MariaDB 65 ms, machine 96% busy``: medians per run."""
+    mariadb = (
+        f"{statistics.median(case.mariadb_cpu_ms):.0f} ms" if case.mariadb_cpu_ms else "unknown"
+    )
+    return (
+        f"server {statistics.median(case.server_cpu_ms):.0f} ms, MariaDB {mariadb}, "
+        f"machine {statistics.median(case.busy):.0%} busy"
+    )
 
 
 def wire_text(case: PageCase) -> str:
@@ -208,6 +268,11 @@ def report(
                 f"{case.label:<40} {case.n:>6}  {elapsed:<28} {case.rate:>10,.0f}"
                 f"  {case.protocol:<16}  {wire_text(case)}"
             )
+        print(
+            "CPU per run, page load included: the server's, MariaDB's, and how busy all cores were"
+        )
+        for case in mine:
+            print(f"  {case.label:<38} {cpu_text(case)}")
         fastest = max(mine, key=lambda case: case.rate)
         for case in mine:
             if case is not fastest:
@@ -355,6 +420,9 @@ def write_json(
                 "protocol": c.protocol,
                 "tls": args.tls,
                 "wire_per_number": c.wire_per_number,
+                "server_cpu_ms": c.server_cpu_ms,
+                "mariadb_cpu_ms": c.mariadb_cpu_ms or None,
+                "machine_busy": c.busy,
             }
             for c in cases
         ],

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
 from websockets.asyncio.server import ServerConnection, serve
 
 from wsbench.bench.stats import paired_ratios, ratio_line, spread
 from wsbench.cli import collect_garbage_less_often
 from wsbench.client import send_run
+from wsbench.testing.cpu import cpu_seconds
 from wsbench.testing.server import ServerProcess
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
@@ -48,12 +47,6 @@ async def bare_server(total: int, wsbench_gc: bool) -> None:
             collect_garbage_less_often()
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.get_running_loop().create_future()  # until terminated
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def load(url: str, connections: int, n: int) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import statistics
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from wsbench.config import parse_database_url
 from wsbench.store.mysql import mysql_connect, prepared_insert
+from wsbench.testing.cpu import cpu_seconds
 
 COLUMNS = (
     "number BIGINT NOT NULL, run_id VARCHAR(64) NOT NULL, seq BIGINT UNSIGNED NOT NULL, "
@@ -32,12 +32,6 @@ LAYOUTS = {
     "primary key (run_id, seq)": f"{COLUMNS}, PRIMARY KEY (run_id, seq)",
 }
 STATEMENT_ROWS = 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:

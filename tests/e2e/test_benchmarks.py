@@ -51,6 +51,8 @@ def test_browser_benchmark_runs_each_browser_and_labels_every_case(
     assert text.count("MySQL takes ") == 2  # one MySQL-vs-null ratio per browser
     assert "the browsers side by side, the same case" in text
     assert re.search(r"pipelined \[mysql\]: \w+ is [\d.]+x \(.+\) faster than \w+", text), text
+    cpu = re.findall(r"server \d+ ms, MariaDB (\d+ ms|unknown), machine \d+% busy", text)
+    assert len(cpu) == 4, text  # each case in each browser says where the CPU went
     document = json.loads(out.read_text())
     database.run_ids.extend(run for case in document["cases"] for run in case["run_ids"])
     labels = {(case["browser"]["name"], case["server"]) for case in document["cases"]}
@@ -58,3 +60,4 @@ def test_browser_benchmark_runs_each_browser_and_labels_every_case(
     for case in document["cases"]:
         assert re.fullmatch(r"\d+(\.\d+)+", case["browser"]["version"]), case
         assert len(case["elapsed_ms"]) == 1 and case["n"] == 300
+        assert len(case["server_cpu_ms"]) == 1 and 0 < case["machine_busy"][0] <= 1, case
