@@ -61,3 +61,16 @@ def test_browser_benchmark_runs_each_browser_and_labels_every_case(
         assert re.fullmatch(r"\d+(\.\d+)+", case["browser"]["version"]), case
         assert len(case["elapsed_ms"]) == 1 and case["n"] == 300
         assert len(case["server_cpu_ms"]) == 1 and 0 < case["machine_busy"][0] <= 1, case
+
+
+def test_commit_latency_compares_a_quiet_machine_with_a_busy_browser():
+    command = [sys.executable, "benchmarks/commit_latency.py", "--seconds", "1"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0 and "cannot start a browser" in result.stderr:
+        missing(result.stderr.strip())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "MariaDB commits of 10 rows, 1 s each way"
+    figures = r"[\d,]+ commits: p50 [\d.]+, p99 [\d.]+, p99.9 [\d.]+, max [\d.]+ ms; \d+ over 50 ms"
+    assert re.fullmatch(rf"quiet machine: +{figures}", lines[1]), lines
+    assert re.fullmatch(rf"chromium [\d.]+ running the page \(\d+ runs\): {figures}", lines[2])
