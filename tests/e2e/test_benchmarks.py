@@ -74,3 +74,24 @@ def test_commit_latency_compares_a_quiet_machine_with_a_busy_browser():
     figures = r"[\d,]+ commits: p50 [\d.]+, p99 [\d.]+, p99.9 [\d.]+, max [\d.]+ ms; \d+ over 50 ms"
     assert re.fullmatch(rf"quiet machine: +{figures}", lines[1]), lines
     assert re.fullmatch(rf"chromium [\d.]+ running the page \(\d+ runs\): {figures}", lines[2])
+
+
+def test_profile_layers_charges_each_sample_to_its_innermost_frame(tmp_path: Path):
+    loop = "thread (1): MainThread;run (asyncio/runners.py:190)"
+    profile = tmp_path / "profile.txt"
+    profile.write_text(
+        f"{loop};Frame.parse (websockets/frames.py:294) 6\n"
+        f"{loop};WebSocketServer.receive (wsbench/ws_server.py:217) 3\n"
+        "thread (2): wsbench-mysql_0;_worker (concurrent/futures/thread.py:83) 1\n"
+    )
+    command = [sys.executable, "benchmarks/profile_layers.py", str(profile)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert lines[0] == ["10", "samples"]
+    assert lines[1][:5] == ["60.0%", "event", "loop", "thread:", "websockets"]
+    assert lines[2][:5] == ["30.0%", "event", "loop", "thread:", "wsbench"]
+    assert lines[3][:5] == ["10.0%", "store", "thread:", "other", "Python"]
+    profile.write_text("not a profile\n")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "no samples" in result.stderr
