@@ -6,9 +6,10 @@
 A client of its own commits 10-row INSERTs one after another into a scratch table, first with
 nothing else running, then while the browser runs the benchmark page (WebSocket, pipelined,
 10,000 numbers) again and again against a wsbench server that stores nothing, so the browser is
-the only other load. Prints the percentiles of both. It tells how long a commit takes when the
-browser fills the machine's cores, which is what the MySQL run of benchmarks/browser.py waits
-for. Needs a user that may create and drop tables (default: root, as in schema.sql).
+the only other load. Prints the percentiles of both, and MariaDB's CPU per commit on the quiet
+machine. It tells how long a commit takes when the browser fills the machine's cores, which is
+what the MySQL run of benchmarks/browser.py waits for. Needs a user that may create and drop
+tables (default: root, as in schema.sql).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from wsbench.bench.stats import percentile
 from wsbench.config import parse_database_url
 from wsbench.store.mysql import mysql_connect, prepared_insert
 from wsbench.testing.browser import BrowserMissing, BrowserName, launch, run_page
+from wsbench.testing.cpu import cpu_seconds, mariadb_pid
 from wsbench.testing.server import ServerProcess, page_url
 from wsbench.vocabulary import PageMode
 
@@ -88,7 +90,15 @@ def main() -> int:
     parser.add_argument("--db-url", default="mysql://root@127.0.0.1:3306/test")
     args = parser.parse_args()
     browser_name = BrowserName(args.browser)
+    mariadb = mariadb_pid()
+    mariadb_before = cpu_seconds(mariadb) if mariadb else 0.0
     quiet = commit_latencies(args.db_url, args.seconds)
+    # Per commit, its rows included; unknown when MariaDB's process is not readable here.
+    per_commit = (
+        f"; MariaDB {(cpu_seconds(mariadb) - mariadb_before) / len(quiet) * 1e6:.0f} µs CPU each"
+        if mariadb
+        else ""
+    )
     try:
         with ServerProcess("--db", "null:") as server, launch(browser_name) as browser:
             url = page_url(server, n=10_000, mode=PageMode.WEBSOCKET_PIPELINED, autorun=1)
@@ -101,7 +111,7 @@ def main() -> int:
         print(f"cannot start a browser: {exc}", file=sys.stderr)
         return 2
     print(f"MariaDB commits of {ROWS} rows, {args.seconds:g} s each way")
-    print(f"quiet machine:          {summary(quiet)}")
+    print(f"quiet machine:          {summary(quiet)}{per_commit}")
     print(f"{browser_name.value} {version} running the page ({pages} runs): {summary(loaded)}")
     return 0
 

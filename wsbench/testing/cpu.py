@@ -11,7 +11,16 @@ MARIADB_PID_FILE = Path("/run/mysqld/mysqld.pid")
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process (all its threads) has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _stat_seconds(Path(f"/proc/{pid}/stat"))
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process's main thread so far (its thread id is its pid)."""
+    return _stat_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
+def _stat_seconds(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()  # after the name, which may hold spaces
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
