@@ -20,10 +20,9 @@ def batch_limit(max_batch: int, max_allowed_packet: int) -> int:
 
 
 def statement_sizes(rows: int, largest: int, exact_below: int = 1) -> list[int]:
-    """The statement sizes for a batch: powers of two, biggest first, and a rest below
-    ``exact_below`` as it is."""
-    # A few fixed sizes let a handful of prepared statements carry batches of any size; the
-    # small sizes are exact, so a small batch is one statement and one round trip.
+    """Statement sizes for a batch: powers of two, biggest first, and an exact rest."""
+    # A few fixed sizes let a handful of prepared statements carry batches of any size; a rest
+    # below exact_below stays whole, so a small batch is one statement and one round trip.
     if largest < 1 or largest & (largest - 1):
         raise ValueError("largest must be a power of two")
     sizes = [largest] * (rows // largest)
