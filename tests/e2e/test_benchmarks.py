@@ -11,7 +11,7 @@ from wsbench.testing.server import ROOT
 from .conftest import Database, missing
 
 
-def test_server_cpu_measures_four_servers_and_compares_them(database: Database):
+def test_server_cpu_measures_five_servers_and_compares_them(database: Database):
     result = subprocess.run(
         [sys.executable, "benchmarks/server_cpu.py", "-c", "20", "-n", "2000", "--runs", "1"],
         cwd=ROOT,
@@ -22,18 +22,22 @@ def test_server_cpu_measures_four_servers_and_compares_them(database: Database):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "server CPU per number, 20 connections x 2000 numbers, 1 runs"
-    bare, bare_gc = "bare websockets", "bare websockets, wsbench's GC settings"
-    names = (bare, bare_gc, "wsbench --db null:", "wsbench mysql")
-    for line, name in zip(lines[1:5], names, strict=True):
+    bare, bare_gc, frames = (
+        "bare websockets",
+        "bare websockets, wsbench's GC settings",
+        "bare websockets, frames counted as parsed",
+    )
+    null, mysql = "wsbench --db null:", "wsbench mysql"
+    for line, name in zip(lines[1:6], (bare, bare_gc, frames, null, mysql), strict=True):
         assert re.fullmatch(rf"{re.escape(name)} +[\d.]+ \([\d.]+\.\.[\d.]+\) µs", line), line
     # How MySQL's CPU splits between the server's two threads.
     thread = r"thread [\d.]+ \(.+\) µs"
     split = rf"wsbench mysql: the event loop's {thread}, the store's {thread}"
-    assert re.fullmatch(split, lines[5]), lines[5]
-    # Every other server against the bare one, and MySQL against the bare one with its GC
-    # settings; the faster named first.
-    pairs = [(bare, name) for name in names[1:]] + [(bare_gc, names[3])]
-    for line, pair in zip(lines[6:], pairs, strict=True):
+    assert re.fullmatch(split, lines[6]), lines[6]
+    # The collector's settings, the message layer, then wsbench against the bare servers; the
+    # faster named first.
+    pairs = [(bare, bare_gc), (bare_gc, frames), (bare, null), (bare, mysql), (bare_gc, mysql)]
+    for line, pair in zip(lines[7:], pairs, strict=True):
         assert re.fullmatch(r".+ is [\d.]+x faster than .+ \([\d.]+\.\.[\d.]+\)", line), line
         assert {line.split(" is ")[0], line.split(" than ")[1].split(" (")[0]} == set(pair)
     database.query("DELETE FROM test.testing WHERE run_id LIKE 'cpu-%'")
