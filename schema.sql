@@ -1,8 +1,9 @@
 -- wsbench: the database, the table and a least-privilege user for the server.
 -- Apply with: mysql -u root < schema.sql   (as a non-root OS user: sudo mysql < schema.sql)
--- Running it again is harmless: it creates only what is missing, and upgrades a table made by
--- wsbench 0.2 to the faster primary key below (once; a big table takes a while to rebuild). For
--- a table of wsbench 0.1, see "Upgrading the table" in README.md.
+-- Running it again is harmless: it creates only what is missing, and upgrades an older table to
+-- the layout below (once; a big table takes a while to rebuild): wsbench 0.2's to the faster
+-- primary key, and a run_id compared without case to one compared byte by byte. For a table of
+-- wsbench 0.1, see "Upgrading the table" in README.md.
 
 CREATE DATABASE IF NOT EXISTS test CHARACTER SET utf8mb4;
 
@@ -11,8 +12,9 @@ CREATE TABLE IF NOT EXISTS test.testing (
   -- The run (session) that sent the number, and the number's position in it: together they
   -- make a resent or retried number land on the same row instead of a second one. As the
   -- primary key they are also the table's only index, which halves what InnoDB does per row
-  -- (against a surrogate id plus a unique key).
-  run_id     VARCHAR(64)     NOT NULL,
+  -- (against a surrogate id plus a unique key). Run ids are ASCII compared byte by byte, as the
+  -- server treats them: under a case-insensitive collation run "a" would share run "A"'s rows.
+  run_id     VARCHAR(64)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   seq        BIGINT UNSIGNED NOT NULL,
   created_at TIMESTAMP(6)    NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   PRIMARY KEY (run_id, seq)
@@ -28,6 +30,20 @@ SET @upgrade = (
   WHERE table_schema = 'test' AND table_name = 'testing' AND column_name = 'id'
     AND EXISTS (SELECT 1 FROM information_schema.statistics
                 WHERE table_schema = 'test' AND table_name = 'testing' AND index_name = 'run_seq')
+);
+PREPARE upgrade FROM @upgrade;
+EXECUTE upgrade;
+DEALLOCATE PREPARE upgrade;
+
+-- Tables made before run ids were compared byte by byte: make them so. Nothing happens when
+-- run_id is ascii_bin already. No rows change: run ids have always been ASCII.
+SET @upgrade = (
+  SELECT IF(COUNT(*) = 1,
+            'ALTER TABLE test.testing MODIFY run_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL',
+            'DO 0')
+  FROM information_schema.columns
+  WHERE table_schema = 'test' AND table_name = 'testing' AND column_name = 'run_id'
+    AND collation_name <> 'ascii_bin'
 );
 PREPARE upgrade FROM @upgrade;
 EXECUTE upgrade;

@@ -2,11 +2,12 @@
 
     python benchmarks/table_layout.py          # 10 rounds of 10,240 rows into each, interleaved
 
-Two scratch tables in the same database: the old one (surrogate id as primary key plus a unique
-key on (run_id, seq)) and the new one ((run_id, seq) as the primary key). The same rows go into
-each through the server's own 1,024-row prepared statements, one COMMIT per round. Prints the
-median time per round and MariaDB's CPU per row (from /proc/PID/stat of mariadbd). Needs a user
-that may create and drop tables (default: root, as in schema.sql).
+Three scratch tables in the same database: the old one (surrogate id as primary key plus a
+unique key on (run_id, seq)), (run_id, seq) as the primary key, and the same with run_id in
+ASCII compared byte by byte, as schema.sql makes it now. The same rows go into each through the
+server's own 1,024-row prepared statements, one COMMIT per round. Prints the median time per
+round and MariaDB's CPU per row (from /proc/PID/stat of mariadbd). Needs a user that may create
+and drop tables (default: root, as in schema.sql).
 """
 
 from __future__ import annotations
@@ -22,14 +23,22 @@ from wsbench.config import parse_database_url
 from wsbench.store.mysql import mysql_connect, prepared_insert
 from wsbench.testing.cpu import cpu_seconds
 
-COLUMNS = (
-    "number BIGINT NOT NULL, run_id VARCHAR(64) NOT NULL, seq BIGINT UNSIGNED NOT NULL, "
-    "created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
-)
-LAYOUTS = {
+
+def columns(run_id: str) -> str:
+    """The table's columns, with ``run_id`` of the given type."""
+    return (
+        f"number BIGINT NOT NULL, run_id {run_id} NOT NULL, seq BIGINT UNSIGNED NOT NULL, "
+        "created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
+    )
+
+
+UTF8 = columns("VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+ASCII = columns("VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin")
+LAYOUTS = {  # wsbench 0.2's, then 0.3's first one, then today's (schema.sql)
     "id + unique (run_id, seq)": "id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, "
-    f"{COLUMNS}, PRIMARY KEY (id), UNIQUE KEY run_seq (run_id, seq)",
-    "primary key (run_id, seq)": f"{COLUMNS}, PRIMARY KEY (run_id, seq)",
+    f"{UTF8}, PRIMARY KEY (id), UNIQUE KEY run_seq (run_id, seq)",
+    "primary key (run_id, seq)": f"{UTF8}, PRIMARY KEY (run_id, seq)",
+    "the same, run_id ascii_bin": f"{ASCII}, PRIMARY KEY (run_id, seq)",
 }
 STATEMENT_ROWS = 1024
 
@@ -77,8 +86,10 @@ def main() -> int:
         median = statistics.median(seconds[layout]) * 1000
         per_row = cpu[layout] / (args.rounds * rows_per_round) * 1e6
         print(f"{layout:<28} {median:7.1f} ms per round, MariaDB {per_row:5.2f} µs CPU per row")
-    old, new = (statistics.median(seconds[layout]) for layout in LAYOUTS)
-    print(f"primary key (run_id, seq) inserts {old / new:.2f}x as fast")
+    first, *others = LAYOUTS
+    for layout in others:
+        speed = statistics.median(seconds[first]) / statistics.median(seconds[layout])
+        print(f"{layout} inserts {speed:.2f}x as fast as {first}")
     return 0
 
 

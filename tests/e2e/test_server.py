@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 from websockets.asyncio.client import connect
@@ -25,6 +27,20 @@ async def test_n_numbers_make_exactly_n_rows(target: Target, database: Database)
     assert errors == []
     assert acks[-1] == 10_000
     assert target.numbers(run_id) == list(range(1, 10_001))
+
+
+async def test_runs_named_alike_but_for_case_keep_their_own_rows(
+    target: Target, database: Database
+):
+    lower = database.new_run_id()
+    upper = lower.upper()
+    database.run_ids.append(upper)
+    for run_id, first in ((lower, 1), (upper, 101)):
+        frames = [str(number) for number in range(first, first + 5)]
+        acks, errors = await send_run(target.server, run_id, frames, valid=5)
+        assert (acks[-1], errors) == (5, [])  # acked: so it must be stored, under its own name
+    assert target.numbers(lower) == [1, 2, 3, 4, 5]
+    assert target.numbers(upper) == [101, 102, 103, 104, 105]
 
 
 async def test_acks_are_cumulative_and_follow_the_commit(target: Target, database: Database):
@@ -248,20 +264,36 @@ def test_schema_is_rerunnable_and_the_server_user_has_least_privilege(database: 
     assert all("testing" in grant or "USAGE" in grant for (grant,) in grants)
 
 
-def test_schema_upgrades_a_table_of_wsbench_0_2_to_the_run_seq_primary_key(database: Database):
-    name = "wsbench_pytest_upgrade"
+@contextlib.contextmanager
+def older_table(database: Database, name: str, columns: str, row: str) -> Iterator[None]:
+    """A scratch database ``name`` whose ``testing`` table has ``columns`` and one ``row``."""
     database.query(f"CREATE DATABASE {name}")
     try:
-        database.query(
-            f"CREATE TABLE {name}.testing (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, "
-            "number BIGINT NOT NULL, run_id VARCHAR(64) NOT NULL, seq BIGINT UNSIGNED NOT NULL, "
-            "created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (id), "
-            "UNIQUE KEY run_seq (run_id, seq))"
-        )
-        database.query(f"INSERT INTO {name}.testing (number, run_id, seq) VALUES (7, 'a', 1)")
-        for _ in range(2):  # the second run finds nothing left to do
-            result = apply_schema(database.url, name)
-            assert result.returncode == 0, result.stderr
+        database.query(f"CREATE TABLE {name}.testing ({columns})")
+        database.query(f"INSERT INTO {name}.testing (number, run_id, seq) VALUES {row}")
+        yield
+    finally:
+        database.query(f"DROP DATABASE {name}")
+        for host in ("localhost", "127.0.0.1", "::1"):  # the copy's grants outlive the table
+            database.query(f"REVOKE ALL PRIVILEGES ON {name}.testing FROM 'wsbench'@'{host}'")
+
+
+def apply_schema_twice(database: Database, name: str) -> None:
+    """Run schema.sql on a scratch database twice: the second run finds nothing left to do."""
+    for _ in range(2):
+        result = apply_schema(database.url, name)
+        assert result.returncode == 0, result.stderr
+
+
+def test_schema_upgrades_a_table_of_wsbench_0_2_to_the_run_seq_primary_key(database: Database):
+    name = "wsbench_pytest_upgrade"
+    columns = (
+        "id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, number BIGINT NOT NULL, "
+        "run_id VARCHAR(64) NOT NULL, seq BIGINT UNSIGNED NOT NULL, created_at TIMESTAMP(6) "
+        "NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (id), UNIQUE KEY run_seq (run_id, seq)"
+    )
+    with older_table(database, name, columns, "(7, 'a', 1)"):
+        apply_schema_twice(database, name)
         keys = database.query(
             "SELECT index_name, GROUP_CONCAT(column_name ORDER BY seq_in_index) "
             "FROM information_schema.statistics WHERE table_schema = %s AND table_name = "
@@ -270,10 +302,35 @@ def test_schema_upgrades_a_table_of_wsbench_0_2_to_the_run_seq_primary_key(datab
         )
         assert keys == [("PRIMARY", "run_id,seq")]
         assert database.query(f"SELECT number, run_id, seq FROM {name}.testing") == [(7, "a", 1)]
-    finally:
-        database.query(f"DROP DATABASE {name}")
-        for host in ("localhost", "127.0.0.1", "::1"):  # the copy's grants outlive the table
-            database.query(f"REVOKE ALL PRIVILEGES ON {name}.testing FROM 'wsbench'@'{host}'")
+
+
+def test_schema_makes_an_older_tables_run_ids_compare_byte_by_byte(database: Database):
+    name = "wsbench_pytest_caseless"
+    columns = (
+        "number BIGINT NOT NULL, "
+        "run_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, "
+        "seq BIGINT UNSIGNED NOT NULL, created_at TIMESTAMP(6) NOT NULL "
+        "DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (run_id, seq)"
+    )
+    warning = "compares run ids without case"
+    with older_table(database, name, columns, "(7, 'Ab', 1)"):
+        with ServerProcess("--db", f"mysql://root@127.0.0.1:3306/{name}") as server:
+            pass
+        assert any(warning in line and "schema.sql" in line for line in server.lines), server.lines
+        apply_schema_twice(database, name)
+        collation = database.query(
+            "SELECT collation_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'testing' AND column_name = 'run_id'",
+            name,
+        )
+        assert collation == [("ascii_bin",)]
+        assert database.query(f"SELECT number, run_id, seq FROM {name}.testing") == [(7, "Ab", 1)]
+        # Now a second run, the same but for case, has a row of its own.
+        database.query(f"INSERT INTO {name}.testing (number, run_id, seq) VALUES (8, 'ab', 1)")
+        assert database.query(f"SELECT COUNT(*) FROM {name}.testing") == [(2,)]
+        with ServerProcess("--db", f"mysql://root@127.0.0.1:3306/{name}") as server:
+            pass
+        assert not any(warning in line for line in server.lines), server.lines
 
 
 def test_start_up_with_an_old_table_says_how_to_replace_it(database: Database):

@@ -31,6 +31,12 @@ OLD_KEY = (
     "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() "
     "AND table_name = %s AND column_name = 'id'"
 )
+# A table whose run ids compare without case, as every table did before: run "a" would share
+# run "A"'s rows.
+CASELESS_RUN_ID = (
+    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() "
+    "AND table_name = %s AND column_name = 'run_id' AND collation_name <> 'ascii_bin'"
+)
 logger = logging.getLogger("wsbench")
 
 # MySQL's batches go through server-side prepared statements of these many rows: the binary
@@ -120,6 +126,14 @@ class MySQLStore(ThreadedStore):
                 logger.warning(
                     "table %s still has wsbench 0.2's surrogate id: run `%s` again to make "
                     "(run_id, seq) its primary key, which about halves the database's work per row",
+                    self.target,
+                    schema_command(),
+                )
+            if scalar(self._writer, CASELESS_RUN_ID, (TABLE,)):
+                logger.warning(
+                    "table %s compares run ids without case, so runs named alike but for case "
+                    "(run=a, run=A) would share rows and the second one's numbers would be lost: "
+                    "run `%s` again to compare them byte by byte",
                     self.target,
                     schema_command(),
                 )
