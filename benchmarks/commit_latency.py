@@ -39,11 +39,7 @@ def commit_latencies(url: str, seconds: float) -> list[float]:
     cursor = connection.cursor()
     try:
         cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        cursor.execute(
-            f"CREATE TABLE {TABLE} (number BIGINT NOT NULL, run_id VARCHAR(64) NOT NULL, "
-            "seq BIGINT UNSIGNED NOT NULL, created_at TIMESTAMP(6) NOT NULL "
-            "DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (run_id, seq)) ENGINE=InnoDB"
-        )
+        cursor.execute(f"CREATE TABLE {TABLE} LIKE testing")  # schema.sql's layout
         statement = connection.cmd_stmt_prepare(
             prepared_insert(ROWS).replace("testing", TABLE).encode()
         )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from wsbench.config import parse_database_url
 from wsbench.store.mysql import mysql_connect, prepared_insert
-from wsbench.testing.cpu import cpu_seconds
+from wsbench.testing.cpu import MARIADB_PID_FILE, cpu_seconds
 
 
 def columns(run_id: str) -> str:
@@ -48,7 +48,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db-url", default="mysql://root@127.0.0.1:3306/test")
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--pid-file", default="/run/mysqld/mysqld.pid", help="mariadbd's")
+    parser.add_argument("--pid-file", default=str(MARIADB_PID_FILE), help="mariadbd's")
     args = parser.parse_args()
     mariadb = int(Path(args.pid_file).read_text())
     connection = mysql_connect(parse_database_url(args.db_url), autocommit=False, use_pure=False)
