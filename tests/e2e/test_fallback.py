@@ -1,20 +1,43 @@
-"""SQLite stands in for MySQL only when no database was chosen and no MySQL answers."""
+"""With no database chosen: MySQL at 127.0.0.1:3306, else over its unix socket, else SQLite."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from websockets.asyncio.client import connect
+from websockets.typing import Origin
+
+from wsbench.store import DEFAULT_SOCKETS, default_socket
 from wsbench.testing.server import SERVER, ServerProcess
+from wsbench.testing.wire import Link, WireUnavailable, private_link
 
 from .conftest import Database, missing
 
-# Runs the server in a network namespace of its own, where nothing listens on 127.0.0.1:3306.
-NO_NETWORK = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+# Hides MySQL's unix sockets from one process and its children: /dev/null over each.
+HIDE_SOCKETS = " ".join(
+    f"if [ -e {path} ]; then mount --bind /dev/null {path} || exit 1; fi;"
+    for path in map(shlex.quote, DEFAULT_SOCKETS)
+)
+# Runs the server in a network namespace of its own, where nothing listens on 127.0.0.1:3306,
+# and in a mount namespace where no MySQL socket is either.
+NO_MYSQL = [
+    "unshare",
+    "--net",
+    "--mount",
+    "sh",
+    "-c",
+    f'ip link set lo up || exit 1; {HIDE_SOCKETS} exec "$@"',
+    "sh",
+]
 
 
 def environment_without_database() -> dict[str, str]:
@@ -23,8 +46,8 @@ def environment_without_database() -> dict[str, str]:
 
 def test_no_database_chosen_and_no_mysql_falls_back_to_sqlite_loudly(tmp_path: Path):
     if shutil.which("unshare") is None or os.geteuid() != 0:
-        missing("this test needs root and unshare(1) for a private network namespace")
-    server = ServerProcess(env=environment_without_database(), cwd=tmp_path, prefix=NO_NETWORK)
+        missing("this test needs root and unshare(1) for private network and mount namespaces")
+    server = ServerProcess(env=environment_without_database(), cwd=tmp_path, prefix=NO_MYSQL)
     try:
         assert "committing to sqlite" in server.log
         assert (
@@ -55,6 +78,45 @@ def test_no_database_chosen_and_mysql_answering_uses_mysql(database: Database, t
     with ServerProcess(env=environment_without_database(), cwd=tmp_path) as server:
         assert "committing to mysql test.testing" in server.log
         assert "WARNING" not in server.log
+    assert not (tmp_path / "wsbench.db").exists()
+
+
+@pytest.fixture
+def link() -> Iterator[Link]:
+    """A network namespace of its own joined to this one, as `python -m wsbench.link` makes."""
+    try:
+        with private_link() as made:
+            yield made
+    except WireUnavailable as exc:
+        missing(str(exc))
+
+
+async def test_no_database_chosen_and_no_mysql_on_tcp_uses_its_unix_socket(
+    database: Database, link: Link, tmp_path: Path
+):
+    # In the namespace 127.0.0.1:3306 is the namespace's own, where nothing listens; MariaDB's
+    # socket is a file, and files are shared.
+    socket = default_socket(DEFAULT_SOCKETS)
+    if socket is None:
+        missing(f"MySQL/MariaDB has no unix socket at any of {', '.join(DEFAULT_SOCKETS)}")
+    env = environment_without_database()
+    with ServerProcess("--host", "0.0.0.0", env=env, cwd=tmp_path, prefix=link.prefix) as server:
+        assert f"committing to mysql test.testing over {socket}, group commit" in server.log
+        assert "WARNING" not in server.log
+        # As the browser does: the page from the namespace's address, then its WebSocket.
+        run_id, where = database.new_run_id(), f"{link.server_address}:{server.port}"
+        async with connect(
+            f"ws://{where}/?run={run_id}", origin=Origin(f"http://{where}"), compression=None
+        ) as websocket:
+            hello = json.loads(await websocket.recv())["hello"]
+            assert (hello["store"], hello["target"]) == ("mysql", f"test.testing over {socket}")
+            for number in range(1, 101):
+                await websocket.send(str(number))
+            acked = 0
+            async with asyncio.timeout(30):
+                while acked < 100:
+                    acked = json.loads(await websocket.recv())["acked"]
+    assert database.numbers(run_id) == list(range(1, 101))
     assert not (tmp_path / "wsbench.db").exists()
 
 

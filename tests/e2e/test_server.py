@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from collections.abc import Iterator
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
+from wsbench.service import interface_addresses
 from wsbench.testing.server import SERVER, ServerProcess
 
 from .conftest import Database, Target, apply_schema
@@ -206,6 +209,37 @@ async def test_a_bad_run_id_is_refused_at_the_handshake(mysql_server: ServerProc
     with pytest.raises(InvalidStatus) as refused:
         await connect(f"{mysql_server.ws_url}/?run=no%20spaces")
     assert refused.value.response.status_code == 400
+
+
+async def test_a_wildcard_bind_admits_pages_from_this_hosts_addresses_only():
+    # --host 0.0.0.0 as in a network namespace: the page comes from whichever address the
+    # browser reached, say http://10.214.3.2:8765.
+    before = set(interface_addresses())
+    with ServerProcess("--host", "0.0.0.0", "--db", "null:") as server:
+        # Addresses there before and after the start: links of other tests come and go.
+        own = [
+            f"http://{address}:{server.port}"
+            for address in sorted(before & set(interface_addresses()))
+            if ipaddress.ip_address(address).version == 4
+        ]
+        assert f"http://127.0.0.1:{server.port}" in own
+        url = f"ws://127.0.0.1:{server.port}/?run=wildcard"
+        for origin in own:
+            async with connect(url, origin=Origin(origin)) as websocket:
+                assert "hello" in json.loads(await websocket.recv()), origin
+        for origin in (
+            f"http://evil.example:{server.port}",
+            "null",
+            f"http://localhost:{server.port}",
+        ):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url, origin=Origin(origin))
+            assert refused.value.response.status_code == 403, origin
+        # The HTTP port's CORS names the same origins.
+        info = f"http://127.0.0.1:{server.http_port}/info"
+        page = f"http://127.0.0.1:{server.http_port}"
+        assert get(info, page)[2] == page
+        assert get(info, f"http://evil.example:{server.http_port}")[2] is None
 
 
 def start_failure(*args: str) -> str:

@@ -1,15 +1,18 @@
 """Where committed numbers live, and which store a configuration opens.
 
 With no database chosen (no --db, no $WSBENCH_DB) and no MySQL answering at the default address,
-SQLite stands in, loudly. A database that was chosen and fails is an error.
+the same MySQL over its usual unix socket stands in (what answers inside a network namespace), and
+failing that SQLite, loudly. A database that was chosen and fails is an error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 from ..config import FALLBACK_DB, Config, DatabaseURL, parse_database_url
 from ..vocabulary import StoreKind
@@ -27,12 +30,18 @@ __all__ = [
     "StartupError",
     "Store",
     "StoreUnavailable",
+    "default_socket",
     "explain",
     "mysql_connect",
     "open_store",
 ]
 
 logger = logging.getLogger("wsbench")
+
+
+# Where MariaDB and MySQL put their unix socket, in order: Debian's, its old path, the upstream
+# default.
+DEFAULT_SOCKETS = ("/run/mysqld/mysqld.sock", "/var/run/mysqld/mysqld.sock", "/tmp/mysql.sock")
 
 
 @contextlib.asynccontextmanager
@@ -47,19 +56,45 @@ async def open_store(config: Config) -> AsyncIterator[Store]:
             store = await stack.enter_async_context(SQLiteStore(url.path))
         else:
             try:
-                store = await stack.enter_async_context(MySQLStore(url))
+                store = await open_mysql(stack, url)
             except DatabaseUnreachable as exc:
                 if config.db_chosen:
                     raise
-                store = await stack.enter_async_context(fallback_store(url, exc))
+                store = await stand_in(stack, url, exc)
         yield store
 
 
-def fallback_store(url: DatabaseURL, reason: Exception) -> SQLiteStore:
+async def open_mysql(stack: contextlib.AsyncExitStack, url: DatabaseURL) -> MySQLStore:
+    """A MySQL store, closed with ``stack``; its target names the socket it goes through."""
+    store = MySQLStore(url)
+    await stack.enter_async_context(store)
+    if url.unix_socket:  # the host and port in the URL are not used: say where it goes instead
+        store.target = f"{store.target} over {url.unix_socket}"
+    return store
+
+
+async def stand_in(stack: contextlib.AsyncExitStack, url: DatabaseURL, reason: Exception) -> Store:
+    """For the default database that did not answer: the same over a unix socket, else SQLite."""
+    socket = default_socket(DEFAULT_SOCKETS)
+    if socket:  # a network namespace has a 127.0.0.1 of its own, but shares the host's files
+        try:
+            return await open_mysql(stack, dataclasses.replace(url, unix_socket=socket))
+        except DatabaseUnreachable as exc:  # e.g. a socket left behind by a stopped server
+            reason = exc
+    return await stack.enter_async_context(fallback_store(url, reason, socket))
+
+
+def default_socket(candidates: Sequence[str]) -> str | None:
+    """The first of ``candidates`` that is a unix socket, if any."""
+    return next((path for path in candidates if Path(path).is_socket()), None)
+
+
+def fallback_store(url: DatabaseURL, reason: Exception, socket: str | None = None) -> SQLiteStore:
     """The embedded SQLite store that stands in when no MySQL answers."""
     path = parse_database_url(FALLBACK_DB).path
+    tried = f" or on {socket}" if socket else ""
     notice = (
-        f"No MySQL answered at {url.host}:{url.port}, so numbers go to SQLite in "
+        f"No MySQL answered at {url.host}:{url.port}{tried}, so numbers go to SQLite in "
         f"{os.path.abspath(path)}. To use MySQL: start it, run `{schema_command()}`, and "
         "restart the server (or choose a database with --db)."
     )
