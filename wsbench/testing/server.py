@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import re
+import signal
 import ssl
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from ..link.__main__ import STATS
 from ..resources import PAGE
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the checkout
 SERVER = ROOT / "websocket_server.py"
 # Every port a free one, unless the arguments say otherwise (the last of a flag wins).
 FREE_PORTS = ("--port", "0", "--http-port", "0", "--h2-port", "0")
+LINK_READY = re.compile(r"^wsbench\.link: .* reached at (?P<address>\S+)$", re.MULTILINE)
 LISTENING = re.compile(
     r"listening on (?P<ws>wss?)://(?P<host>\S+):(?P<port>\d+) and https?://\S+:(?P<http_port>\d+)"
     r"(?: and https://\S+:(?P<h2_port>\d+) \(HTTP/2\))?"
@@ -123,6 +128,31 @@ class ServerProcess:
             self.stop()
             raise
         return match.groupdict()
+
+
+class LinkedServer(ServerProcess):
+    """The server behind an emulated link: ``python -m wsbench.link LINK -- ...`` as root.
+
+    It listens on every address of its namespace and is reached at the link's far side. A page
+    opened from disk (``Origin: null``) is admitted only when ``--allow-origin null`` is given.
+    """
+
+    def __init__(self, link: str, *args: str, seed: int | None = None) -> None:
+        seeded = ["--seed", str(seed)] if seed is not None else []
+        prefix = [sys.executable, "-m", "wsbench.link", link, *seeded, "--"]
+        super().__init__(*args, "--host", "0.0.0.0", prefix=prefix)
+        ready = LINK_READY.search(self.log)
+        if ready is None:
+            self.stop()
+            raise RuntimeError(f"the link did not say where the server is:\n{self.log}")
+        self.host = ready["address"]
+
+    def link_report(self, timeout_s: float = 30) -> dict[str, Any]:
+        """The link's counters and accuracy since the last report, and a new period begun."""
+        self.process.send_signal(signal.SIGUSR1)
+        match = self.wait_for(re.escape(STATS) + r"(?P<json>\{.*\})", timeout_s)
+        report: dict[str, Any] = json.loads(match["json"])
+        return report
 
 
 def page_url(server: ServerProcess, **params: object) -> str:
