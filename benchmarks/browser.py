@@ -4,6 +4,7 @@
     python benchmarks/browser.py --compare           # every mode, group vs per-message commit
     python benchmarks/browser.py --compare --tls     # six modes over TLS, HTTP/2 among them
     python benchmarks/browser.py --browser firefox   # one browser (default: every one installed)
+    python benchmarks/browser.py --compare --link cable --link 4g   # behind emulated links
 
 Each case (a page mode, against one server, in one browser) is measured alternately with the
 others in the same session, so drift on a noisy machine hits them alike. Prints per browser the
@@ -14,6 +15,12 @@ Bytes and packets on the wire: as root, each server runs in a network namespace 
 joined to this one by a veth pair and reaching MariaDB over its unix socket, and the pair's
 counters give each run's traffic, every header included (wsbench.testing.wire). Elsewhere the
 servers run on loopback and the wire is not measured.
+
+Links (--link PROFILE, repeatable; as root): each server runs behind an emulated link
+(python -m wsbench.link), every run is timed there and its traffic counted by the link, and
+each run is set against the physical limit of that link for the bytes that crossed it
+(wsbench.link.limit). N per mode is chosen so that a run takes about --budget-ms, unless -n or
+--nhttp say otherwise.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import contextlib
 import json
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,7 @@ from wsbench import __version__
 from wsbench.bench.cli import parse_choices
 from wsbench.bench.report import environment
 from wsbench.bench.stats import paired_ratios, spread
+from wsbench.link import Link, LinkSpecError, Pattern, choose_n, limit_ms, parse_link
 from wsbench.testing.browser import (
     Browser,
     BrowserMissing,
@@ -41,8 +49,9 @@ from wsbench.testing.browser import (
     run_page,
 )
 from wsbench.testing.cpu import MachineTime, cpu_seconds, mariadb_pid
-from wsbench.testing.server import ServerProcess, page_url
-from wsbench.testing.wire import Link, Wire, WireUnavailable, private_link
+from wsbench.testing.server import LinkedServer, ServerProcess, page_url
+from wsbench.testing.wire import Link as Veth
+from wsbench.testing.wire import Wire, WireUnavailable, private_link
 from wsbench.vocabulary import PageMode, WireProtocol
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
@@ -65,6 +74,15 @@ PROTOCOLS = {
 }
 MYSQL_SOCKET = "/run/mysqld/mysqld.sock"
 TITLES = {BrowserName.CHROMIUM: "Chromium", BrowserName.FIREFOX: "Firefox"}
+# To choose N on a link: each mode's bytes per number up and down, cleartext and TLS, rounded
+# from the loopback figures in README (a slow link's smaller segments add some), and how many
+# requests wait their round trip side by side (a browser's six HTTP/1.1 connections).
+EXPECTED_WIRE = {
+    "websocket": ((16, 1), (40, 2)),
+    "http": ((450, 330), (750, 370)),
+    "http2": ((280, 165), (280, 165)),
+}
+PARALLEL = {"websocket": 1, "http": 6, "http2": 1}
 
 
 @dataclass
@@ -85,6 +103,20 @@ class PageCase:
     server_cpu_ms: list[float] = field(default_factory=list)
     mariadb_cpu_ms: list[float] = field(default_factory=list)
     busy: list[float] = field(default_factory=list)
+    link: Link | None = None  # the emulated link the server was behind; None: loopback
+    tls: bool = False
+    limit_ms: list[float] = field(default_factory=list)  # per timed run on a link
+    link_accuracy: list[dict[str, Any]] = field(default_factory=list)  # the emulator's, per run
+
+    @property
+    def pattern(self) -> Pattern:
+        """How this mode uses the link: a round trip per number, or streamed."""
+        return Pattern.ONE_AT_A_TIME if "one-at-a-time" in self.mode else Pattern.STREAMED
+
+    @property
+    def limit_ratios(self) -> list[float]:
+        """Per run: the elapsed time over the link's physical limit for it."""
+        return [ms / limit for ms, limit in zip(self.elapsed_ms, self.limit_ms, strict=True)]
 
     @property
     def wire_per_number(self) -> dict[str, float] | None:
@@ -114,23 +146,22 @@ def ratio(slow: PageCase, fast: PageCase) -> str:
 
 def measure(
     cases: list[PageCase],
-    servers: dict[str, list[str]],
+    servers: dict[str, Callable[[], ServerProcess]],
     browsers: Sequence[BrowserName],
     runs: int,
     warmup: int,
-    links: dict[str, Link],
+    veths: dict[str, Veth],
 ) -> dict[BrowserName, str]:
     """Run every case ``warmup + runs`` times, interleaved; return each browser's version.
 
-    ``links``: each server's private link, whose counters give a run's traffic. With links the
-    runs count the wire and their times are not kept: a veth that sends one segment per packet
-    (as a real Ethernet) is slower than loopback, so the times come from a pass without them.
+    ``servers``: what starts each server. One behind an emulated link (a ``LinkedServer``) has
+    its traffic counted by the link, every run, and its times kept. ``veths``: servers in a
+    namespace on a veth pair, whose counters give a run's traffic; those runs count the wire and
+    their times are not kept: a veth that sends one segment per packet (as a real Ethernet) is
+    slower than loopback, so the times come from a pass without them.
     """
     with contextlib.ExitStack() as stack:
-        started = {
-            name: stack.enter_context(server_process(args, links.get(name)))
-            for name, args in servers.items()
-        }
+        started = {name: stack.enter_context(start()) for name, start in servers.items()}
         running: dict[BrowserName, Browser] = {
             name: stack.enter_context(launch(name)) for name in browsers
         }
@@ -139,12 +170,16 @@ def measure(
             for case in cases if index % 2 == 0 else cases[::-1]:
                 server = started[case.server]
                 url = page_url(server, n=case.n, mode=case.mode, autorun=1)
-                link = links.get(case.server)
-                before = link.counters() if link else None
+                veth = veths.get(case.server)
+                linked = server if isinstance(server, LinkedServer) else None
+                before = veth.counters() if veth else None
+                if linked:
+                    linked.link_report()  # a new period for this run
                 cpu_before = CpuUse.now(server.process.pid, mariadb)
                 result = run_page(running[case.browser], url, timeout_s=600)
                 cpu = CpuUse.now(server.process.pid, mariadb).since(cpu_before)
-                traffic = link.counters() - before if link and before else None
+                traffic = veth.counters() - before if veth and before else None
+                report = linked.link_report() if linked else None
                 check(case, result)
                 case.run_ids.append(result["run"])
                 case.protocol = f"{result['protocol']}{' (TLS)' if result['tls'] else ''}"
@@ -152,13 +187,44 @@ def measure(
                     continue
                 if traffic is not None:
                     case.wire.append(traffic)
-                else:
-                    case.elapsed_ms.append(result["elapsed_ms"])
-                    case.server_cpu_ms.append(cpu.server_ms)
-                    case.busy.append(cpu.busy)
-                    if cpu.mariadb_ms is not None:
-                        case.mariadb_cpu_ms.append(cpu.mariadb_ms)
+                    continue
+                case.elapsed_ms.append(result["elapsed_ms"])
+                case.server_cpu_ms.append(cpu.server_ms)
+                case.busy.append(cpu.busy)
+                if cpu.mariadb_ms is not None:
+                    case.mariadb_cpu_ms.append(cpu.mariadb_ms)
+                if report is not None:
+                    record_link_run(case, server, result, report)
         return {name: browser.version for name, browser in running.items()}
+
+
+def record_link_run(
+    case: PageCase, server: ServerProcess, result: dict[str, Any], report: dict[str, Any]
+) -> None:
+    """Keep a run's traffic on the link, its physical limit, and the emulator's accuracy."""
+    up, down = report["up"], report["down"]
+    case.wire.append(Wire(up["bytes"], down["bytes"], up["packets"], down["packets"]))
+    case.limit_ms.append(run_limit_ms(case, server, result, report))
+    case.link_accuracy.append({**report["accuracy"], "scheduling": report.get("scheduling")})
+
+
+def run_limit_ms(
+    case: PageCase, server: ServerProcess, result: dict[str, Any], report: dict[str, Any]
+) -> float:
+    """The least this run could take on its link, for the bytes that crossed it.
+
+    An HTTP run that had to open its connections (TCP SYNs to the port it posts to, seen by
+    the link during the run) pays their round trips inside the timed region: TCP's, then TLS
+    1.3's. A WebSocket run opens its connection before the clock starts.
+    """
+    assert case.link is not None
+    setup = 0
+    if case.mode.startswith("http"):
+        port = server.h2_port if case.mode.startswith("http2/") else server.http_port
+        if str(port) in report["up"]["syn_ports"]:
+            setup = 2 if result["tls"] else 1
+    up, down = report["up"]["bytes"], report["down"]["bytes"]
+    return limit_ms(case.link, case.pattern, case.n, up, down, setup)
 
 
 @dataclass(frozen=True)
@@ -196,13 +262,13 @@ class CpuSpent:
     busy: float  # the fraction of all cores' time that was busy
 
 
-def server_process(args: list[str], link: Link | None) -> ServerProcess:
-    """A server on loopback, or inside ``link``'s namespace, where it reaches MariaDB by socket."""
-    if link is None:
+def server_process(args: list[str], veth: Veth | None) -> ServerProcess:
+    """A server on loopback, or inside ``veth``'s namespace, where it reaches MariaDB by socket."""
+    if veth is None:
         return ServerProcess(*args)
     # Outside loopback, file:// pages (Origin: null) are admitted only when asked for.
-    where = ["--host", link.server_address, "--allow-origin", "null"]
-    return ServerProcess(*args, *where, prefix=link.prefix)
+    where = ["--host", veth.server_address, "--allow-origin", "null"]
+    return ServerProcess(*args, *where, prefix=veth.prefix)
 
 
 def check(case: PageCase, result: dict[str, Any]) -> None:
@@ -242,6 +308,36 @@ def wire_text(case: PageCase) -> str:
     )
 
 
+def limit_text(case: PageCase) -> str:
+    """``1,102.0 ms, 1.08x (1.05..1.12)``: the median limit and the runs' ratios to it."""
+    if not case.limit_ms:
+        return "-"
+    return (
+        f"{statistics.median(case.limit_ms):,.1f} ms, "
+        f"{spread(case.limit_ratios, '.2f', 'x')} the link's limit"
+    )
+
+
+def accuracy_text(cases: list[PageCase]) -> str:
+    """The emulator over these cases' runs: its worst p99 offset, unasked drops, CPU."""
+    runs = [run for case in cases for run in case.link_accuracy if run["packets"]]
+    if not runs:
+        return "the emulator: no packets crossed"
+    scheduling = {run.get("scheduling") for run in runs}
+    return (
+        f"the emulator: released packets within {max(r['offset_p99_ms'] for r in runs):.2f} ms "
+        f"of their time at p99 in every run (worst {max(r['offset_max_ms'] for r in runs):.1f}"
+        f" ms), {sum(r['unasked_drops'] for r in runs)} dropped unasked, "
+        f"{statistics.median(r['cpu_us_per_packet'] for r in runs):.0f} µs of CPU per packet; "
+        f"{', '.join(sorted(str(s) for s in scheduling))}"
+    )
+
+
+def where(case: PageCase) -> str:
+    """``on loopback``, or ``behind cable: 28 ms RTT, ...``."""
+    return "on loopback" if case.link is None else f"behind {case.link.describe()}"
+
+
 def report(
     cases: list[PageCase],
     versions: dict[BrowserName, str],
@@ -250,52 +346,65 @@ def report(
     warmup: int,
     wire_note: str,
 ) -> None:
-    """Per browser: the table, the ratios and the target; then the browsers against each other."""
+    """Per browser and link: the table, the ratios; then the browsers against each other."""
     print(
         f"wsbench {__version__}, {runs} runs per case after {warmup} warm-up, interleaved; "
         f"medians with (min..max); wire: {wire_note}"
     )
+    links = list(dict.fromkeys(case.link for case in cases))
     for name, version in versions.items():
-        mine = [case for case in cases if case.browser is name]
-        print(f"\n{TITLES[name]} {version}")
-        print(
-            f"{'case':<40} {'N':>6}  {'elapsed ms':<28} {'numbers/s':>10}  {'protocol':<16}"
-            "  wire per number, up / down"
-        )
-        for case in mine:
-            elapsed = spread(case.elapsed_ms, ".1f")
+        for link in links:
+            mine = [case for case in cases if case.browser is name and case.link == link]
+            print(f"\n{TITLES[name]} {version}, {where(mine[0])}")
             print(
-                f"{case.label:<40} {case.n:>6}  {elapsed:<28} {case.rate:>10,.0f}"
-                f"  {case.protocol:<16}  {wire_text(case)}"
+                f"{'case':<40} {'N':>6}  {'elapsed ms':<28} {'numbers/s':>10}  {'protocol':<16}"
+                "  wire per number, up / down"
             )
-        print(
-            "CPU per run, page load included: the server's, MariaDB's, and how busy all cores were"
-        )
-        for case in mine:
-            print(f"  {case.label:<38} {cpu_text(case)}")
-        fastest = max(mine, key=lambda case: case.rate)
-        for case in mine:
-            if case is not fastest:
-                print(f"{fastest.label} is {ratio(case, fastest)} faster than {case.label}")
-        if compare:
-            group, naive = mine[0], mine[len(mine) // 2]
+            for case in mine:
+                elapsed = spread(case.elapsed_ms, ".1f")
+                print(
+                    f"{case.label:<40} {case.n:>6}  {elapsed:<28} {case.rate:>10,.0f}"
+                    f"  {case.protocol:<16}  {wire_text(case)}"
+                )
+            if link is not None:
+                print("the physical limit of each run on this link, and the elapsed time over it")
+                for case in mine:
+                    print(f"  {case.label:<38} {limit_text(case)}")
+                print(accuracy_text(mine))
             print(
-                f"WebSocket, pipelined: group commit is {ratio(naive, group)} faster than "
-                "per-message commit (target: at least 8x)"
+                "CPU per run, page load included: the server's, MariaDB's, "
+                "and how busy all cores were"
             )
-        else:
-            print(f"MySQL takes {ratio(mine[0], mine[1])} the time of the null store")
+            for case in mine:
+                print(f"  {case.label:<38} {cpu_text(case)}")
+            fastest = max(mine, key=lambda case: case.rate)
+            for case in mine:
+                if case is not fastest:
+                    print(f"{fastest.label} is {ratio(case, fastest)} faster than {case.label}")
+            if compare:
+                group, naive = mine[0], mine[len(mine) // 2]
+                print(
+                    f"WebSocket, pipelined: group commit is {ratio(naive, group)} faster than "
+                    "per-message commit (target: at least 8x)"
+                )
+            else:
+                print(f"MySQL takes {ratio(mine[0], mine[1])} the time of the null store")
     if len(versions) > 1:
         print("\nthe browsers side by side, the same case")
         first, *others = versions
         for case in (case for case in cases if case.browser is first):
             for other in others:
-                twin = next(c for c in cases if c.browser is other and c.label == case.label)
+                twin = next(
+                    c
+                    for c in cases
+                    if c.browser is other and c.label == case.label and c.link == case.link
+                )
                 fast, slow = case, twin
                 if statistics.median(paired_ratio(twin, case)) < 1:  # the paired runs decide
                     fast, slow = twin, case
+                on = "" if case.link is None else f" on {case.link.name}"
                 print(
-                    f"{case.label}: {TITLES[fast.browser]} is {ratio(slow, fast)} faster "
+                    f"{case.label}{on}: {TITLES[fast.browser]} is {ratio(slow, fast)} faster "
                     f"than {TITLES[slow.browser]}"
                 )
 
@@ -312,15 +421,28 @@ def main(argv: list[str] | None = None) -> int:
         "installed)",
     )
     parser.add_argument(
-        "-n", type=int, default=10_000, help="numbers per WebSocket run (%(default)s)"
+        "-n", type=int, help="numbers per WebSocket run (10000; on a link: chosen for the budget)"
     )
     parser.add_argument(
-        "--nhttp", type=int, default=1000, help="numbers per HTTP run (%(default)s)"
+        "--nhttp", type=int, help="numbers per HTTP run (1000; on a link: chosen for the budget)"
     )
     parser.add_argument("--runs", type=int, default=5, help="measured runs per case (%(default)s)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (%(default)s)")
     parser.add_argument(
         "--tls", action="store_true", help="servers with --tls; --compare then has six modes"
+    )
+    parser.add_argument(
+        "--link",
+        action="append",
+        metavar="PROFILE",
+        help="run behind an emulated link (as root): cable, dsl, 4g, ... or rtt=80ms,up=2mbit,"
+        "down=20mbit,loss=1%%; repeat it for a sweep (see docs/links.md)",
+    )
+    parser.add_argument(
+        "--budget-ms",
+        type=float,
+        default=3000,
+        help="on a link, about how long a run should take, N chosen to fit (%(default)s)",
     )
     parser.add_argument("--mysql", default=MYSQL, help="database URL (%(default)s)")
     parser.add_argument(
@@ -344,40 +466,84 @@ def main(argv: list[str] | None = None) -> int:
         browsers = installed()
         if not browsers:
             parser.error("no browser is installed: apt-get install chromium firefox-esr")
+    try:
+        links = [(text, parse_link(text)) for text in args.link or []]
+    except LinkSpecError as exc:
+        parser.error(str(exc))
 
     tls = ["--tls"] if args.tls else []
     if args.compare:
-        servers = {commit: [*tls, "--commit", commit] for commit in ("group", "per-message")}
+        flags = {commit: [*tls, "--commit", commit] for commit in ("group", "per-message")}
         modes = TLS_MODES if args.tls else MODES
-        plan = [
-            (f"{label} [{name}]", name, mode, args.nhttp if is_http(mode) else args.n)
-            for name in servers
+    else:
+        flags = {"mysql": [*tls], "null": [*tls, "--db", "null:"]}
+        modes = {PageMode.WEBSOCKET_PIPELINED: MODES[PageMode.WEBSOCKET_PIPELINED]}
+    database = database_url(args.mysql, args.mysql_socket)  # from a namespace, off the link
+    if links:
+        cases = [
+            PageCase(
+                f"{label} [{name}]",
+                f"{name} @ {link.name}",
+                mode,
+                size(args, mode, link),
+                browser,
+                link=link,
+                tls=args.tls,
+            )
+            for browser in browsers
+            for _, link in links
+            for name in flags
             for mode, label in modes.items()
         ]
-    else:
-        servers = {"mysql": [*tls], "null": [*tls, "--db", "null:"]}
-        plan = [
-            (f"WebSocket, pipelined [{name}]", name, PageMode.WEBSOCKET_PIPELINED, args.n)
-            for name in servers
-        ]
-    cases = [PageCase(*entry, browser) for browser in browsers for entry in plan]
+        starters = {
+            f"{name} @ {link.name}": linked_server(text, ["--db", database, *server_flags])
+            for text, link in links
+            for name, server_flags in flags.items()
+        }
+        try:
+            versions = measure(cases, starters, browsers, args.runs, args.warmup, {})
+        except BrowserMissing as exc:
+            print(f"cannot start a browser: {exc}", file=sys.stderr)
+            return 2
+        except RuntimeError as exc:  # the link or its server did not start: its log says why
+            print(f"cannot start a server behind the link: {exc}", file=sys.stderr)
+            return 2
+        wire_note = "counted by the emulated link, every run (IP packets, headers included)"
+        report(cases, versions, args.compare, args.runs, args.warmup, wire_note)
+        if args.json:
+            write_json(Path(args.json), args, cases, versions)
+        return 0
+
+    n, nhttp = args.n or 10_000, args.nhttp or 1000
+    cases = [
+        PageCase(
+            f"{label} [{name}]", name, mode, nhttp if is_http(mode) else n, browser, tls=args.tls
+        )
+        for browser in browsers
+        for name in flags
+        for mode, label in modes.items()
+    ]
     with contextlib.ExitStack() as stack:
-        links: dict[str, Link] = {}
+        veths: dict[str, Veth] = {}
         wire_note = "not counted (--no-wire)"
         if not args.no_wire:
             try:
-                links = {name: stack.enter_context(private_link()) for name in servers}
+                veths = {name: stack.enter_context(private_link()) for name in flags}
                 wire_note = "counted in one more run of each case, on a veth pair per server"
             except WireUnavailable as exc:
                 wire_note = f"not counted: {exc}"
-        database = database_url(args.mysql, args.mysql_socket)  # off the counted link
-        plan_flags = list(servers.items())
-        servers = {name: ["--db", args.mysql, *flags] for name, flags in plan_flags}
+        on_loopback = {
+            name: loopback_server(["--db", args.mysql, *server_flags])
+            for name, server_flags in flags.items()
+        }
         try:
-            versions = measure(cases, servers, browsers, args.runs, args.warmup, {})
-            if links:  # then one more run of each case, in the namespaces, for the wire
-                in_namespaces = {name: ["--db", database, *flags] for name, flags in plan_flags}
-                measure(cases, in_namespaces, browsers, 1, 0, links)
+            versions = measure(cases, on_loopback, browsers, args.runs, args.warmup, {})
+            if veths:  # then one more run of each case, in the namespaces, for the wire
+                in_namespaces = {
+                    name: namespace_server(["--db", database, *server_flags], veths[name])
+                    for name, server_flags in flags.items()
+                }
+                measure(cases, in_namespaces, browsers, 1, 0, veths)
         except BrowserMissing as exc:
             print(f"cannot start a browser: {exc}", file=sys.stderr)
             return 2
@@ -385,6 +551,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json(Path(args.json), args, cases, versions)
     return 0
+
+
+def size(args: argparse.Namespace, mode: PageMode, link: Link) -> int:
+    """N for a mode on a link: as given, else what fits the budget from the expected bytes."""
+    transport = mode.split("/")[0]
+    given = args.nhttp if is_http(mode) else args.n
+    if given:
+        return int(given)
+    up, down = EXPECTED_WIRE[transport][1 if args.tls else 0]
+    pattern = Pattern.ONE_AT_A_TIME if "one-at-a-time" in mode else Pattern.STREAMED
+    most = 1000 if is_http(mode) else 10_000
+    return choose_n(link, pattern, up, down, args.budget_ms, most, PARALLEL[transport])
+
+
+def loopback_server(args: list[str]) -> Callable[[], ServerProcess]:
+    """What starts a server on loopback."""
+    return lambda: ServerProcess(*args)
+
+
+def namespace_server(args: list[str], veth: Veth) -> Callable[[], ServerProcess]:
+    """What starts a server in ``veth``'s namespace, reaching MariaDB by its socket."""
+    return lambda: server_process(args, veth)
+
+
+def linked_server(link: str, args: list[str]) -> Callable[[], ServerProcess]:
+    """What starts a server behind an emulated link; file:// pages send ``Origin: null``."""
+    return lambda: LinkedServer(link, *args, "--allow-origin", "null")
 
 
 def is_http(mode: PageMode) -> bool:
@@ -423,6 +616,11 @@ def write_json(
                 "server_cpu_ms": c.server_cpu_ms,
                 "mariadb_cpu_ms": c.mariadb_cpu_ms or None,
                 "machine_busy": c.busy,
+                "link": c.link.as_json() if c.link else None,
+                "limit_ms": c.limit_ms or None,
+                "limit_ms_median": statistics.median(c.limit_ms) if c.limit_ms else None,
+                "elapsed_over_limit": c.limit_ratios or None,
+                "link_accuracy": c.link_accuracy or None,
             }
             for c in cases
         ],

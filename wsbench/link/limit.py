@@ -52,7 +52,8 @@ def choose_n(
     parallel: int = 1,
     least: int = 5,
 ) -> int:
-    """How many numbers fit in about ``budget_ms``, from each number's expected bytes.
+    """How many numbers fit in about ``budget_ms`` (never more than ``most``), from each
+    number's expected bytes.
 
     ``parallel``: requests in flight at once where each still waits its round trip (a browser's
     six HTTP/1.1 connections); a streamed run of ``parallel`` 1 is bounded by the bytes alone.
@@ -68,4 +69,4 @@ def choose_n(
         )
     if per_number <= 0:
         return most
-    return max(least, min(most, math.floor(budget_ms / per_number)))
+    return min(most, max(least, math.floor(budget_ms / per_number)))

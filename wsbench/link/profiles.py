@@ -34,7 +34,7 @@ class Link:
         return self.rtt_ms / 2000
 
     def describe(self) -> str:
-        """``4g: 150 ms RTT, up 0.75 Mbit/s, down 1.6 Mbit/s, no loss``."""
+        """``4g: 150 ms RTT, up 750 kbit/s, down 1.6 Mbit/s, no loss``."""
         loss = f"{self.loss:.3g} loss each way" if self.loss else "no loss"
         return (
             f"{self.name}: {self.rtt_ms:g} ms RTT, up {_rate(self.up_mbit)}, "
@@ -155,11 +155,14 @@ def _fraction(value: str, part: str) -> float:
         raise LinkSpecError(f"{part!r}: loss is a percentage such as 1% (or a fraction, 0.01)")
     fraction = float(match[1]) / (100 if match[2] else 1)
     if not 0 <= fraction < 1:
-        raise LinkSpecError(f"{part!r}: loss must be at least 0% and below 100%")
+        raise LinkSpecError(
+            f"{part!r}: loss must be at least 0% and below 100% (a bare number is a fraction: "
+            "write 1% for one packet in a hundred)"
+        )
     return fraction
 
 
 def _whole(value: str, part: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise LinkSpecError(f"{part!r}: a queue is a whole number of packets, at least 1")
     return int(value)
