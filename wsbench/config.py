@@ -17,7 +17,8 @@ DEFAULT_HTTP_PORT = 8766
 DEFAULT_H2_PORT = 8767
 DEFAULT_DB = "mysql://wsbench@127.0.0.1:3306/test"
 DB_ENV = "WSBENCH_DB"
-# Where numbers go when no database was asked for and no MySQL answers at the default address.
+# Where numbers go when no database was asked for and no MySQL answers at the default address
+# nor over its unix socket.
 FALLBACK_DB = "sqlite:///wsbench.db"
 
 
@@ -194,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=(
             "mysql://user:password@host:port/database, sqlite:///file.db, or null: to store "
-            f"nothing (default: ${DB_ENV}, else {DEFAULT_DB}, else {FALLBACK_DB} when no "
-            "MySQL answers there)"
+            f"nothing (default: ${DB_ENV}, else {DEFAULT_DB}, else the same over MySQL's unix "
+            f"socket, else {FALLBACK_DB} when no MySQL answers)"
         ),
     )
     parser.add_argument(

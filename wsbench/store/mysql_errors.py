@@ -39,9 +39,10 @@ def schema_command() -> str:
 def explain(error: mysql.connector.Error, url: DatabaseURL, option: str = "--db") -> str:
     """Turn a connector error into one line: what is wrong and what to run.
 
-    ``option``: the command-line option that names the database.
+    ``option``: the command-line option that names the database. Over a unix socket the messages
+    name the socket: the URL's host and port are then not used.
     """
-    where = f"{url.host}:{url.port}"
+    where = url.unix_socket or f"{url.host}:{url.port}"
     fix = schema_command()
     if error.errno in UNREACHABLE:
         return (
