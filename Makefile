@@ -4,11 +4,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MYSQL ?= mysql -u root
 ARGS ?=
+# make run LINK=4g: the server behind an emulated link (needs root), on every address of its
+# namespace; the page is at the address the link prints (docs/links.md).
+LINK ?=
 
 .PHONY: run test bench schema lint
 
 run: $(VENV)/.run-installed schema
+ifeq ($(LINK),)
 	$(PY) websocket_server.py $(ARGS)
+else
+	$(PY) -m wsbench.link '$(LINK)' -- $(PY) websocket_server.py --host 0.0.0.0 $(ARGS)
+endif
 
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest $(ARGS)

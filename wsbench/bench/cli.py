@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import os
 import re
 import secrets
 import ssl
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +31,9 @@ import aiohttp
 from tqdm import tqdm
 
 from .. import __version__
+from ..config import is_loopback
+from ..link import Link, LinkSpecError, parse_link
+from ..link.__main__ import HOST_ENV
 from ..vocabulary import FloorMethod, Mode, StoreKind, Transport
 from .driver import Driver
 from .floor import FloorDriver
@@ -216,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--link",
+        metavar="PROFILE",
+        help="send the load through an emulated link (as root): cable, dsl, 4g, 3g, lan, lossy "
+        "or e.g. rtt=80ms,up=2mbit,down=20mbit,loss=1%%. The bench runs in a namespace behind "
+        "the link and reaches a server on this machine at the link's address, so the server "
+        "must listen there too: start it with --host 0.0.0.0 (see docs/links.md)",
+    )
+    parser.add_argument(
         "-q",
         "--quiet",
         action="store_true",
@@ -244,6 +258,14 @@ def http_base(ws_url: str) -> str:
         if ws_url.startswith(ws):
             return http + ws_url.removeprefix(ws).split("/", 1)[0]
     raise ValueError(f"not a WebSocket URL: {ws_url} (use ws://HOST:PORT)")
+
+
+def _on_host(url: str, host: str) -> str:
+    """``url`` with its host replaced by ``host`` when it names this machine's loopback."""
+    parts = urlsplit(url)
+    if parts.hostname is None or not is_loopback(parts.hostname):
+        return url
+    return parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
 
 
 def with_port(base: str, port: int) -> str:
@@ -276,6 +298,16 @@ class BenchConfig:
     quiet: bool
     tls_ca: str | None = None
     insecure: bool = False
+    link: Link | None = None  # the emulated link the load goes through
+
+    def through_link(self, host: str) -> BenchConfig:
+        """The same, from behind the link: a loopback server is reached at ``host``."""
+        return dataclasses.replace(
+            self,
+            server=_on_host(self.server, host),
+            http=_on_host(self.http, host) if self.http else None,
+            http_base=_on_host(self.http_base, host),
+        )
 
     @property
     def tls(self) -> bool:
@@ -337,6 +369,12 @@ def parse_config(argv: Sequence[str]) -> BenchConfig:
         parser.error("--tls-ca and --insecure are for a wss:// --server")
     if not _RUN_PREFIX.fullmatch(args.run_prefix):
         parser.error("--run-prefix must be 1-32 characters of A-Z a-z 0-9 _ -")
+    try:
+        link = parse_link(args.link) if args.link else None
+    except LinkSpecError as exc:
+        parser.error(str(exc))
+    if link and args.floor:
+        parser.error("--floor writes straight to the database, with no network: not with --link")
     cases = [
         Case(transport, mode, args.n if transport is Transport.WEBSOCKET else nhttp, args.c)
         for transport in transports
@@ -364,6 +402,7 @@ def parse_config(argv: Sequence[str]) -> BenchConfig:
         quiet=args.quiet,
         tls_ca=args.tls_ca,
         insecure=args.insecure,
+        link=link,
     )
 
 
@@ -426,7 +465,13 @@ async def bench(config: BenchConfig, argv: Sequence[str], output: Output) -> int
     except (aiohttp.ClientError, OSError, TimeoutError, BenchError, ValueError) as exc:
         print(
             f"cannot reach the server at {where}/info: {exc or type(exc).__name__}; "
-            "is `python websocket_server.py` running, and is --server right?",
+            "is `python websocket_server.py` running, and is --server right?"
+            + (
+                " Behind --link the server is reached at this machine's end of the link: "
+                "start it with --host 0.0.0.0"
+                if config.link
+                else ""
+            ),
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -436,6 +481,8 @@ async def bench(config: BenchConfig, argv: Sequence[str], output: Output) -> int
     output.result(
         f"wsbench {__version__} bench: {config.server} and {http_url}, store {store}, {commit}"
     )
+    if config.link:
+        output.result(f"through the emulated link {config.link.describe()}")
     n_text = f"N={config.n}" + (f" (HTTP {config.nhttp})" if config.nhttp != config.n else "")
     output.result(
         f"{n_text} numbers per connection, C={config.c}, {config.runs} runs per case after "
@@ -485,6 +532,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     config = parse_config(argv)
+    if config.link:
+        host = os.environ.get(HOST_ENV)
+        if host is None:  # not yet behind the link: run this same command behind it
+            command = [sys.executable, "-m", "wsbench.bench", *argv]
+            link = [sys.executable, "-m", "wsbench.link", config.link.name, "--", *command]
+            return subprocess.run(link).returncode
+        config = config.through_link(host)
     output = Output(sys.stderr.isatty() and not config.quiet)
     try:
         return asyncio.run(bench(config, argv, output))

@@ -133,6 +133,7 @@ def write_json(
             "window": config.window,
             "http_pool": config.http_pool,
             "verify": config.verify,
+            "link": config.link.as_json() if config.link else None,  # None: no emulated link
         },
         "environment": environment(info, config.db_url),
         "cases": [

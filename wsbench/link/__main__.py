@@ -4,6 +4,7 @@ COMMAND runs in a network namespace of its own, joined to this one by the link; 
 where its side is reached from here. Ctrl-C (or SIGTERM) stops COMMAND, then the link, and
 removes everything made; so does a failed start. SIGUSR1 prints the link's counters and the
 emulator's accuracy since the last SIGUSR1, as one JSON line, and starts a new period.
+COMMAND finds the link's name in $WSBENCH_LINK and this side's address in $WSBENCH_LINK_HOST.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .tun import Endpoints, LinkUnavailable, enter_namespace, kernel_drops, name
 READY = "wsbench.link: {link}; COMMAND's side is reached at {address}"
 STATS = "wsbench.link stats "  # then the JSON document
 STOP_GRACE_S = 20
+# What COMMAND is told: the link it is behind, and the address at which it reaches this side.
+LINK_ENV, HOST_ENV = "WSBENCH_LINK", "WSBENCH_LINK_HOST"
 _PR_SET_PDEATHSIG = 1
 RT_PRIORITY = 10  # above every ordinary process, below the kernel's own real-time threads
 
@@ -58,7 +61,9 @@ async def run(
             print(READY.format(link=link.describe(), address=ends.far_address), flush=True)
             try:
                 child = await asyncio.create_subprocess_exec(
-                    *command, preexec_fn=lambda: _in_namespace(ends.namespace)
+                    *command,
+                    preexec_fn=lambda: _in_namespace(ends.namespace),
+                    env={**os.environ, LINK_ENV: link.name, HOST_ENV: ends.host_address},
                 )
             except OSError as exc:
                 print(f"wsbench.link: cannot run {command[0]}: {exc}", file=sys.stderr)

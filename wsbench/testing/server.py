@@ -28,7 +28,62 @@ LISTENING = re.compile(
 )
 
 
-class ServerProcess:
+class LoggedProcess:
+    """A child process whose output (stdout and stderr) is collected line by line."""
+
+    def __init__(
+        self, command: Sequence[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+    ) -> None:
+        self.lines: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    @property
+    def log(self) -> str:
+        """Everything the process printed so far."""
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        """Stop with SIGTERM (SIGKILL after 20 s) and return the exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, pattern: str | re.Pattern[str], timeout_s: float = 30) -> re.Match[str]:
+        """Wait for the next output line that matches ``pattern``."""
+        while True:
+            try:
+                line = self._lines.get(timeout=timeout_s)
+            except queue.Empty:
+                raise RuntimeError(f"no {pattern!r} in {timeout_s} s:\n" + self.log) from None
+            if line is None:
+                self.process.wait()
+                raise RuntimeError(f"the process exited before {pattern!r}:\n" + self.log)
+            if match := re.search(pattern, line):
+                return match
+
+
+class ServerProcess(LoggedProcess):
     """``python websocket_server.py --port 0 ...`` in a child process, its log collected."""
 
     def __init__(
@@ -38,17 +93,7 @@ class ServerProcess:
         cwd: Path = ROOT,
         prefix: Sequence[str] = (),
     ) -> None:
-        self.lines: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self.process = subprocess.Popen(
-            [*prefix, sys.executable, str(SERVER), *FREE_PORTS, *args],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        threading.Thread(target=self._drain, daemon=True).start()
+        super().__init__([*prefix, sys.executable, str(SERVER), *FREE_PORTS, *args], env, cwd)
         listening = self._wait_until_listening()
         self.host = listening["host"]
         self.port, self.http_port = int(listening["port"]), int(listening["http_port"])
@@ -85,42 +130,6 @@ class ServerProcess:
         pem = ssl.get_server_certificate((self.host.strip("[]"), self.port), timeout=10)
         return ssl.create_default_context(cadata=pem)
 
-    @property
-    def log(self) -> str:
-        """Everything the server printed so far."""
-        return "".join(self.lines)
-
-    def stop(self) -> int:
-        """Stop with SIGTERM (SIGKILL after 20 s) and return the exit status."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def wait_for(self, pattern: str | re.Pattern[str], timeout_s: float = 30) -> re.Match[str]:
-        """Wait for the next log line that matches ``pattern``."""
-        while True:
-            try:
-                line = self._lines.get(timeout=timeout_s)
-            except queue.Empty:
-                raise RuntimeError(f"no {pattern!r} in {timeout_s} s:\n" + self.log) from None
-            if line is None:
-                self.process.wait()
-                raise RuntimeError(f"the server exited before {pattern!r}:\n" + self.log)
-            if match := re.search(pattern, line):
-                return match
-
     def _wait_until_listening(self) -> dict[str, str]:
         try:
             match = self.wait_for(LISTENING)
@@ -149,10 +158,39 @@ class LinkedServer(ServerProcess):
 
     def link_report(self, timeout_s: float = 30) -> dict[str, Any]:
         """The link's counters and accuracy since the last report, and a new period begun."""
-        self.process.send_signal(signal.SIGUSR1)
-        match = self.wait_for(re.escape(STATS) + r"(?P<json>\{.*\})", timeout_s)
-        report: dict[str, Any] = json.loads(match["json"])
-        return report
+        return link_report(self, timeout_s)
+
+
+class LinkedProcess(LoggedProcess):
+    """Any command behind an emulated link (``python -m wsbench.link``), as root."""
+
+    def __init__(self, link: str, *command: str, seed: int | None = None) -> None:
+        self.link = link
+        seeded = ["--seed", str(seed)] if seed is not None else []
+        super().__init__([sys.executable, "-m", "wsbench.link", link, *seeded, "--", *command])
+        try:
+            self.address = self.wait_for(LINK_READY)["address"]
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def __enter__(self) -> LinkedProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def link_report(self, timeout_s: float = 30) -> dict[str, Any]:
+        """The link's counters and accuracy since the last report, and a new period begun."""
+        return link_report(self, timeout_s)
+
+
+def link_report(process: LoggedProcess, timeout_s: float = 30) -> dict[str, Any]:
+    """Ask a ``python -m wsbench.link`` process for its report (SIGUSR1) and read it."""
+    process.process.send_signal(signal.SIGUSR1)
+    match = process.wait_for(re.escape(STATS) + r"(?P<json>\{.*\})", timeout_s)
+    report: dict[str, Any] = json.loads(match["json"])
+    return report
 
 
 def page_url(server: ServerProcess, **params: object) -> str:
