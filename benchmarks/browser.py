@@ -39,7 +39,7 @@ from wsbench import __version__
 from wsbench.bench.cli import parse_choices
 from wsbench.bench.report import environment
 from wsbench.bench.stats import paired_ratios, spread
-from wsbench.link import Link, LinkSpecError, Pattern, choose_n, limit_ms, parse_link
+from wsbench.link import Link, LinkSpecError, Pattern, choose_n, limit_ms, parse_link, rounds_ms
 from wsbench.testing.browser import (
     Browser,
     BrowserMissing,
@@ -82,7 +82,8 @@ EXPECTED_WIRE = {
     "http": ((450, 330), (750, 370)),
     "http2": ((280, 165), (280, 165)),
 }
-PARALLEL = {"websocket": 1, "http": 6, "http2": 1}
+BROWSER_CONNECTIONS = 6  # HTTP/1.1 connections per host in Chromium and Firefox
+PARALLEL = {"websocket": 1, "http": BROWSER_CONNECTIONS, "http2": 1}
 
 
 @dataclass
@@ -106,6 +107,8 @@ class PageCase:
     link: Link | None = None  # the emulated link the server was behind; None: loopback
     tls: bool = False
     limit_ms: list[float] = field(default_factory=list)  # per timed run on a link
+    # HTTP/1.1 concurrent: the round trips a browser's six connections need, per timed run
+    rounds_ms: list[float] = field(default_factory=list)
     link_accuracy: list[dict[str, Any]] = field(default_factory=list)  # the emulator's, per run
 
     @property
@@ -179,7 +182,7 @@ def measure(
                 result = run_page(running[case.browser], url, timeout_s=600)
                 cpu = CpuUse.now(server.process.pid, mariadb).since(cpu_before)
                 traffic = veth.counters() - before if veth and before else None
-                report = linked.link_report() if linked else None
+                report = linked.link_report(timed_window(result)) if linked else None
                 check(case, result)
                 case.run_ids.append(result["run"])
                 case.protocol = f"{result['protocol']}{' (TLS)' if result['tls'] else ''}"
@@ -198,20 +201,32 @@ def measure(
         return {name: browser.version for name, browser in running.items()}
 
 
+def timed_window(result: dict[str, Any]) -> tuple[float, float] | None:
+    """When the page's clock ran, in ms since the epoch; None for a run that did not finish."""
+    start, elapsed = result.get("started_at_ms"), result.get("elapsed_ms")
+    if start is None or elapsed is None:
+        return None
+    return (start, start + elapsed)
+
+
 def record_link_run(
     case: PageCase, server: ServerProcess, result: dict[str, Any], report: dict[str, Any]
 ) -> None:
-    """Keep a run's traffic on the link, its physical limit, and the emulator's accuracy."""
-    up, down = report["up"], report["down"]
+    """Keep a run's traffic while its clock ran, its physical limit, the emulator's accuracy."""
+    up, down = report["window"]["up"], report["window"]["down"]
     case.wire.append(Wire(up["bytes"], down["bytes"], up["packets"], down["packets"]))
-    case.limit_ms.append(run_limit_ms(case, server, result, report))
+    limit, setup = run_limit_ms(case, server, result, report)
+    case.limit_ms.append(limit)
+    if case.mode is PageMode.HTTP_CONCURRENT and case.link is not None:
+        case.rounds_ms.append(rounds_ms(case.link, case.n, BROWSER_CONNECTIONS, setup))
     case.link_accuracy.append({**report["accuracy"], "scheduling": report.get("scheduling")})
 
 
 def run_limit_ms(
     case: PageCase, server: ServerProcess, result: dict[str, Any], report: dict[str, Any]
-) -> float:
-    """The least this run could take on its link, for the bytes that crossed it.
+) -> tuple[float, int]:
+    """The least this run could take on its link, for the bytes that crossed it while timed,
+    and the round trips it spent opening connections.
 
     An HTTP run that had to open its connections (TCP SYNs to the port it posts to, seen by
     the link during the run) pays their round trips inside the timed region: TCP's, then TLS
@@ -223,8 +238,8 @@ def run_limit_ms(
         port = server.h2_port if case.mode.startswith("http2/") else server.http_port
         if str(port) in report["up"]["syn_ports"]:
             setup = 2 if result["tls"] else 1
-    up, down = report["up"]["bytes"], report["down"]["bytes"]
-    return limit_ms(case.link, case.pattern, case.n, up, down, setup)
+    up, down = report["window"]["up"]["bytes"], report["window"]["down"]["bytes"]
+    return limit_ms(case.link, case.pattern, case.n, up, down, setup), setup
 
 
 @dataclass(frozen=True)
@@ -273,7 +288,7 @@ def server_process(args: list[str], veth: Veth | None) -> ServerProcess:
 
 def check(case: PageCase, result: dict[str, Any]) -> None:
     """A run that lost numbers, or that cannot say what it measured, is no benchmark."""
-    stored = None if case.server == "null" else case.n
+    stored = None if case.server.split(" @ ")[0] == "null" else case.n
     if result["state"] != "done" or result["acked"] != case.n or result["rows_verified"] != stored:
         raise SystemExit(f"{case.label} in {case.browser}: the run failed: {result}")
     if result["mode"] != case.mode.removeprefix(f"{result['transport']}/"):
@@ -312,10 +327,17 @@ def limit_text(case: PageCase) -> str:
     """``1,102.0 ms, 1.08x (1.05..1.12)``: the median limit and the runs' ratios to it."""
     if not case.limit_ms:
         return "-"
-    return (
+    text = (
         f"{statistics.median(case.limit_ms):,.1f} ms, "
         f"{spread(case.limit_ratios, '.2f', 'x')} the link's limit"
     )
+    if case.rounds_ms:
+        over = [ms / bound for ms, bound in zip(case.elapsed_ms, case.rounds_ms, strict=True)]
+        text += (
+            f"; {BROWSER_CONNECTIONS} connections, a request each per round trip, need "
+            f"{statistics.median(case.rounds_ms):,.0f} ms: {spread(over, '.2f', 'x')} that"
+        )
+    return text
 
 
 def accuracy_text(cases: list[PageCase]) -> str:
@@ -630,6 +652,7 @@ def write_json(
                 "limit_ms": c.limit_ms or None,
                 "limit_ms_median": statistics.median(c.limit_ms) if c.limit_ms else None,
                 "elapsed_over_limit": c.limit_ratios or None,
+                "six_connection_rounds_ms": c.rounds_ms or None,
                 "link_accuracy": c.link_accuracy or None,
             }
             for c in cases

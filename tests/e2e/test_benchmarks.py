@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from wsbench.link.tun import LinkUnavailable, check_privileges
 from wsbench.testing.server import ROOT
 
 from .conftest import Database, missing
@@ -103,3 +104,36 @@ def test_profile_layers_charges_each_sample_to_its_innermost_frame(tmp_path: Pat
     profile.write_text("not a profile\n")
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "no samples" in result.stderr
+
+
+def test_browser_benchmark_behind_a_link_sets_each_run_against_the_links_limit(
+    database: Database, tmp_path: Path
+):
+    try:
+        check_privileges()
+    except LinkUnavailable as exc:
+        missing(str(exc))
+    out, link = tmp_path / "link.json", "rtt=20ms,up=4mbit,down=10mbit"
+    command = [sys.executable, "benchmarks/browser.py", "--compare", "--link", link]
+    command += ["--browser", "chromium", "--runs", "1", "--warmup", "0", "--budget-ms", "300"]
+    command += ["--json", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 and "cannot start a browser" in result.stderr:
+        missing(result.stderr.strip())
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout
+    assert f"behind {link}: 20 ms RTT, up 4 Mbit/s, down 10 Mbit/s, no loss" in text, text
+    assert text.count("the link's limit") == 8, text  # four modes, two commit modes
+    assert re.search(r"the emulator: released packets within [\d.]+ ms .* 0 dropped", text), text
+    document = json.loads(out.read_text())
+    database.run_ids.extend(run for case in document["cases"] for run in case["run_ids"])
+    for case in document["cases"]:
+        assert case["link"]["name"] == link and case["link"]["rtt_ms"] == 20, case
+        (limit,) = case["limit_ms"]
+        (over,) = case["elapsed_over_limit"]
+        assert limit >= 20 and over >= 0.95, case  # no run beats the link
+        assert case["wire_per_number"]["bytes_up"] > 0, case
+        (accuracy,) = case["link_accuracy"]
+        assert accuracy["unasked_drops"] == 0, accuracy
+    sizes = {case["mode"]: case["n"] for case in document["cases"]}
+    assert sizes["websocket/one-at-a-time"] < sizes["websocket/pipelined"]  # chosen per mode

@@ -1,5 +1,6 @@
 """Emulated links without I/O: profiles and their parsing, one direction's pipe, run limits."""
 
+import asyncio
 import math
 import random
 from itertools import accumulate
@@ -8,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wsbench.link.limit import Pattern, choose_n, limit_ms, transfer_ms
+from wsbench.link.emulator import Direction, syn_port
+from wsbench.link.limit import Pattern, choose_n, limit_ms, rounds_ms, transfer_ms
 from wsbench.link.pipe import Pipe, PipeCounters, Verdict
 from wsbench.link.profiles import DEFAULT_QUEUE, PROFILES, Link, LinkSpecError, parse_link
 
@@ -315,3 +317,38 @@ def test_choose_n_parallel_requests_still_wait_their_round_trip() -> None:
     # the bytes still bound it when they take longer than the round trip's share (8 ms > 4 ms)
     assert choose_n(CABLE, STREAMED, 1000, 125, budget_ms=3000, most=10**6, parallel=7) == 375
     assert choose_n(OPEN, STREAMED, 0, 0, budget_ms=3000, most=10**6, parallel=5) == 1500
+
+
+def test_rounds_ms_counts_a_round_trip_per_request_per_connection_plus_setup() -> None:
+    cable = PROFILES["cable"]
+    assert rounds_ms(cable, 642, 6) == 107 * 28
+    assert rounds_ms(cable, 642, 6, setup_round_trips=1) == 108 * 28
+    assert rounds_ms(cable, 6, 6) == 28
+
+
+def _tcp(flags: int, dport: int) -> bytes:
+    ip = bytes([0x45, 0]) + bytes(7) + bytes([6]) + bytes(10)  # IPv4, 20 bytes, protocol TCP
+    tcp = bytes(2) + dport.to_bytes(2, "big") + bytes(9) + bytes([flags]) + bytes(6)
+    return ip + tcp
+
+
+def test_syn_port_names_the_destination_of_a_syn_only() -> None:
+    assert syn_port(_tcp(0x02, 8766)) == 8766
+    assert syn_port(_tcp(0x12, 8766)) is None  # SYN-ACK
+    assert syn_port(_tcp(0x10, 8766)) is None  # ACK
+    assert syn_port(b"\x60" + bytes(39)) is None  # IPv6
+    assert syn_port(b"\x45") is None
+
+
+def test_a_window_of_the_packet_log_counts_what_crossed_within_it() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        direction = Direction(loop, Pipe(None, 0.0), -1, -1, log_at_release=False)
+        for when, size in ((1.0, 100), (2.0, 200), (3.0, 300)):
+            direction.log_time.append(when)
+            direction.log_size.append(size)
+        assert direction.window(1.5, 3.0) == {"bytes": 500, "packets": 2}
+        assert direction.window(4.0, 5.0) == {"bytes": 0, "packets": 0}
+        direction.stop()
+    finally:
+        loop.close()

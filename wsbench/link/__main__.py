@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
+import gc
 import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from .emulator import DelayLine
 from .profiles import PROFILES, Link, LinkSpecError, parse_link
@@ -30,6 +33,15 @@ STOP_GRACE_S = 20
 LINK_ENV, HOST_ENV = "WSBENCH_LINK", "WSBENCH_LINK_HOST"
 _PR_SET_PDEATHSIG = 1
 RT_PRIORITY = 10  # above every ordinary process, below the kernel's own real-time threads
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the link runs: its loss's seed, whether stdin carries requests, its scheduling."""
+
+    seed: int | None
+    control: bool
+    scheduling: str
 
 
 def _real_time() -> str:
@@ -51,55 +63,79 @@ def _in_namespace(name: str) -> None:
     enter_namespace(name)
 
 
-async def run(
-    link: Link, ends: Endpoints, command: Sequence[str], seed: int | None, scheduling: str
-) -> int:
+async def run(link: Link, ends: Endpoints, command: Sequence[str], options: Options) -> int:
     """Carry ``link``'s packets and run ``command`` behind it until it exits or we must stop."""
-    if True:
-        line = DelayLine(link, ends.host_fd, ends.far_fd, seed)
-        async with line.running():
-            print(READY.format(link=link.describe(), address=ends.far_address), flush=True)
+    line = DelayLine(link, ends.host_fd, ends.far_fd, options.seed)
+    async with line.running():
+        print(READY.format(link=link.describe(), address=ends.far_address), flush=True)
+        try:
+            child = await asyncio.create_subprocess_exec(
+                *command,
+                preexec_fn=lambda: _in_namespace(ends.namespace),
+                env={**os.environ, LINK_ENV: link.name, HOST_ENV: ends.host_address},
+                # Our stdin carries requests with --control: not the command's to read.
+                stdin=asyncio.subprocess.DEVNULL if options.control else None,
+            )
+        except OSError as exc:
+            print(f"wsbench.link: cannot run {command[0]}: {exc}", file=sys.stderr)
+            return 127
+        # A full collection walking every module pyroute2 and asyncio loaded held packets for
+        # milliseconds: what start-up made lives as long as the process, so it is never walked.
+        gc.freeze()
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        baseline = [kernel_drops(ends, child.pid)]
+
+        def stats(window_ms: tuple[float, float] | None = None) -> None:
+            drops = kernel_drops(ends, child.pid)
+            window_s = None if window_ms is None else (window_ms[0] / 1000, window_ms[1] / 1000)
+            report = line.report(drops - baseline[0], window_s)
+            print(STATS + json.dumps({**report, "scheduling": options.scheduling}), flush=True)
+            baseline[0] = drops
+            line.reset()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        loop.add_signal_handler(signal.SIGUSR1, stats)
+        waiting = asyncio.ensure_future(child.wait())
+        others: list[asyncio.Future[Any]] = [asyncio.ensure_future(stopping.wait())]
+        if options.control:
+            others.append(asyncio.ensure_future(serve_requests(stats)))
+        await asyncio.wait({waiting, *others}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            child.terminate()
             try:
-                child = await asyncio.create_subprocess_exec(
-                    *command,
-                    preexec_fn=lambda: _in_namespace(ends.namespace),
-                    env={**os.environ, LINK_ENV: link.name, HOST_ENV: ends.host_address},
-                )
-            except OSError as exc:
-                print(f"wsbench.link: cannot run {command[0]}: {exc}", file=sys.stderr)
-                return 127
-            loop = asyncio.get_running_loop()
-            stopping = asyncio.Event()
-            baseline = [kernel_drops(ends, child.pid)]
+                await asyncio.wait_for(asyncio.shield(waiting), STOP_GRACE_S)
+            except TimeoutError:
+                child.kill()
+                await waiting
+        for task in others:
+            task.cancel()
+        summary = line.accuracy(kernel_drops(ends, None) - baseline[0])
+        print(f"wsbench.link: stopped; since the last report {summary.describe()}", file=sys.stderr)
+        code = waiting.result()
+    return 128 - code if code < 0 else code
 
-            def stats() -> None:
-                drops = kernel_drops(ends, child.pid)
-                document = {**line.report(drops - baseline[0]), "scheduling": scheduling}
-                print(STATS + json.dumps(document), flush=True)
-                baseline[0] = drops
-                line.reset()
 
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stopping.set)
-            loop.add_signal_handler(signal.SIGUSR1, stats)
-            waiting = asyncio.ensure_future(child.wait())
-            told = asyncio.ensure_future(stopping.wait())
-            await asyncio.wait({waiting, told}, return_when=asyncio.FIRST_COMPLETED)
-            if not waiting.done():
-                child.terminate()
-                try:
-                    await asyncio.wait_for(asyncio.shield(waiting), STOP_GRACE_S)
-                except TimeoutError:
-                    child.kill()
-                    await waiting
-            told.cancel()
-            summary = line.accuracy(kernel_drops(ends, None) - baseline[0])
+async def serve_requests(stats: Callable[[tuple[float, float] | None], None]) -> None:
+    """Answer requests on stdin, a line each: ``report``, or ``report START_MS END_MS`` for the
+    traffic within that window too (ms since the epoch, as the page's ``started_at_ms``)."""
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while request := (await reader.readline()).decode():
+        words = request.split()
+        try:
+            if words[:1] != ["report"] or len(words) not in (1, 3):
+                raise ValueError
+            stats((float(words[1]), float(words[2])) if len(words) == 3 else None)
+        except ValueError:
             print(
-                f"wsbench.link: stopped; since the last report {summary.describe()}",
+                f"wsbench.link: unknown request {request.strip()!r}: "
+                "'report' or 'report START_MS END_MS'",
                 file=sys.stderr,
             )
-            code = waiting.result()
-    return 128 - code if code < 0 else code
+    await asyncio.Event().wait()  # stdin closed: keep the link up until told to stop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("profile", metavar="PROFILE")
     parser.add_argument("--seed", type=int, help="seed of the random loss, for a repeatable run")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="take requests on stdin (for programs): 'report' or 'report START_MS END_MS'",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -123,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             scheduling = _real_time()
             if not scheduling.startswith("real-time"):
                 print(f"wsbench.link: warning: {scheduling}", file=sys.stderr)
-            return asyncio.run(run(link, ends, command, args.seed, scheduling))
+            options = Options(args.seed, args.control, scheduling)
+            return asyncio.run(run(link, ends, command, options))
     except (LinkSpecError, LinkUnavailable) as exc:
         print(f"wsbench.link: {exc}", file=sys.stderr)
         return 2

@@ -9,8 +9,11 @@ emulator's accuracy is part of every result measured through it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import ctypes
 import errno
+import math
 import os
 import random
 import time
@@ -24,10 +27,10 @@ from ..bench.stats import percentile
 from .pipe import Pipe, PipeCounters, Verdict
 from .profiles import Link
 
+LOG_MAX = 2_000_000  # packets logged per direction and period, for windows of time; then no more
 READ_BURST = 256  # packets read per wake-up before the other direction gets its turn
-# The event loop's timers wake up to 1 ms late (epoll counts whole milliseconds, rounding up):
-# waking half of that early and releasing what is due by then centres the error on zero.
-EARLY_S = 0.0005
+_CLOCK_MONOTONIC, _TFD_TIMER_ABSTIME = 1, 1  # time.monotonic() is this clock: loop.time()
+_TFD_NONBLOCK, _TFD_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 _NO_ROOM = (errno.EAGAIN, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -41,18 +44,69 @@ def syn_port(packet: bytes) -> int | None:
     return int.from_bytes(packet[tcp + 2 : tcp + 4], "big")
 
 
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+class Timer:
+    """A one-shot timer on the monotonic clock that the event loop waits on as a descriptor.
+
+    The loop's own timers wake up to 1 ms late (epoll counts whole milliseconds, rounding up),
+    a large share of a LAN's round trip; a timerfd wakes the loop within microseconds.
+    """
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self._libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create failed")
+
+    def arm(self, when: float) -> None:
+        """Fire at ``when`` (loop time, seconds), or at once if that has passed."""
+        seconds = math.floor(when)
+        nanoseconds = max(int((when - seconds) * 1e9), 1 if seconds <= 0 else 0)
+        value = _Itimerspec(_Timespec(0, 0), _Timespec(max(seconds, 0), nanoseconds))
+        if self._libc.timerfd_settime(self.fd, _TFD_TIMER_ABSTIME, ctypes.byref(value), None):
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+
+    def clear(self) -> None:
+        """Acknowledge a firing, so the descriptor is no longer readable."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.fd, 8)
+
+    def close(self) -> None:
+        """Release the descriptor."""
+        os.close(self.fd)
+
+
 class Direction:
     """One direction: packets read from ``source``, released into ``sink`` on the pipe's time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, pipe: Pipe, source: int, sink: int):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        pipe: Pipe,
+        source: int,
+        sink: int,
+        log_at_release: bool,
+    ) -> None:
         self.loop, self.pipe, self.source, self.sink = loop, pipe, source, sink
+        # When each packet crossed the user's end of the link, in wall-clock time: as it left
+        # (up) or as it arrived (down), so a window of the user's clock selects its traffic.
+        self.log_at_release = log_at_release
+        self.log_time, self.log_size = array("d"), array("I")
         self.in_flight: deque[tuple[float, bytes]] = deque()
-        self.late_s = array("d")  # per released packet: its release after its time (< 0: early)
+        self.late_s = array("d")  # per released packet: how long after its time it went out
         self.unasked_drops = 0  # packets we failed to write: the emulator's fault, not the link's
         # TCP connections opened this way, by destination port: whether a timed run had to
         # open one (a round trip, and TLS's after it) or found one open.
         self.syn_ports: Counter[int] = Counter()
-        self._timer: asyncio.TimerHandle | None = None
+        self.timer = Timer()
+        self._armed = False
 
     def readable(self) -> None:
         """Read what the source has (up to a burst) and schedule each packet's release."""
@@ -64,32 +118,47 @@ class Direction:
             if (port := syn_port(packet)) is not None:
                 self.syn_ports[port] += 1
             verdict, release = self.pipe.offer(self.loop.time(), len(packet))
+            if not self.log_at_release:
+                self._log(len(packet))
             if verdict is Verdict.SENT:
                 self.in_flight.append((release, packet))
-                if self._timer is None:
-                    self._timer = self.loop.call_at(release - EARLY_S, self.release)
+                if not self._armed:  # release times only grow: the head is always due first
+                    self.timer.arm(release)
+                    self._armed = True
 
     def release(self) -> None:
         """Write every packet whose time has come; wake again for the next one."""
-        self._timer = None
+        self.timer.clear()
         now = self.loop.time()
-        while self.in_flight and self.in_flight[0][0] <= now + EARLY_S:
+        while self.in_flight and self.in_flight[0][0] <= now:
             due, packet = self.in_flight.popleft()
             self.late_s.append(now - due)
+            if self.log_at_release:
+                self._log(len(packet))
             try:
                 os.write(self.sink, packet)
             except OSError as exc:
                 if exc.errno not in _NO_ROOM:
                     raise
                 self.unasked_drops += 1
-        if self.in_flight:
-            self._timer = self.loop.call_at(self.in_flight[0][0] - EARLY_S, self.release)
+        self._armed = bool(self.in_flight)
+        if self._armed:
+            self.timer.arm(self.in_flight[0][0])
+
+    def _log(self, size: int) -> None:
+        if len(self.log_time) < LOG_MAX:
+            self.log_time.append(time.time())
+            self.log_size.append(size)
+
+    def window(self, start: float, end: float) -> dict[str, int]:
+        """Bytes and packets that crossed the user's end within [start, end], wall-clock s."""
+        first = bisect.bisect_left(self.log_time, start)
+        last = bisect.bisect_right(self.log_time, end)
+        return {"bytes": sum(self.log_size[first:last]), "packets": last - first}
 
     def stop(self) -> None:
-        """Cancel the pending wake-up; packets still in flight are lost with the link."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Close the timer; packets still in flight are lost with the link."""
+        self.timer.close()
 
 
 @dataclass(frozen=True)
@@ -143,17 +212,19 @@ class DelayLine:
     async def running(self) -> AsyncIterator[DelayLine]:
         """Carry packets until the block exits."""
         loop = asyncio.get_running_loop()
-        up = Direction(loop, self._pipe(self.link.up_mbit), self.host_fd, self.far_fd)
-        down = Direction(loop, self._pipe(self.link.down_mbit), self.far_fd, self.host_fd)
+        up = Direction(loop, self._pipe(self.link.up_mbit), self.host_fd, self.far_fd, False)
+        down = Direction(loop, self._pipe(self.link.down_mbit), self.far_fd, self.host_fd, True)
         self.directions = {"up": up, "down": down}
         loop.add_reader(self.host_fd, up.readable)
         loop.add_reader(self.far_fd, down.readable)
+        for direction in (up, down):
+            loop.add_reader(direction.timer.fd, direction.release)
         try:
             yield self
         finally:
-            loop.remove_reader(self.host_fd)
-            loop.remove_reader(self.far_fd)
-            for direction in self.directions.values():
+            for direction in (up, down):
+                loop.remove_reader(direction.source)
+                loop.remove_reader(direction.timer.fd)
                 direction.stop()
 
     def accuracy(self, kernel_drops: int = 0) -> Accuracy:
@@ -174,14 +245,25 @@ class DelayLine:
             cpu_s / max(offered, 1) * 1e6,
         )
 
-    def report(self, kernel_drops: int = 0) -> dict[str, Any]:
-        """Counters each way and the accuracy, as one JSON-able document."""
+    def report(
+        self, kernel_drops: int = 0, window_s: tuple[float, float] | None = None
+    ) -> dict[str, Any]:
+        """Counters each way and the accuracy, as one JSON-able document; with ``window_s``
+        (wall-clock start and end), also the traffic within it."""
         accuracy = self.accuracy(kernel_drops)
-        return {
+        document = {
             "link": self.link.as_json(),
             **{name: _direction_json(d) for name, d in self.directions.items()},
             "accuracy": accuracy.__dict__,
         }
+        if window_s is not None:
+            document["window"] = {
+                "start_s": window_s[0],
+                "end_s": window_s[1],
+                **{name: d.window(*window_s) for name, d in self.directions.items()},
+                "complete": all(len(d.log_time) < LOG_MAX for d in self.directions.values()),
+            }
+        return document
 
     def reset(self) -> None:
         """Start a new period: counters, lateness and CPU from zero."""
@@ -190,4 +272,5 @@ class DelayLine:
             direction.late_s = array("d")
             direction.unasked_drops = 0
             direction.syn_ports = Counter()
+            direction.log_time, direction.log_size = array("d"), array("I")
         self._cpu_at = time.thread_time()

@@ -42,6 +42,15 @@ def limit_ms(
     return setup + link.rtt_ms + max(up, down)
 
 
+def rounds_ms(link: Link, n: int, connections: int, setup_round_trips: int = 0) -> float:
+    """The least ``n`` requests take over ``connections`` connections without pipelining.
+
+    Each connection carries one request per round trip (HTTP/1.1 in browsers), so however fast
+    the link, the run needs ``ceil(n / connections)`` round trips, plus its connections' setup.
+    """
+    return (setup_round_trips + math.ceil(n / connections)) * link.rtt_ms
+
+
 def choose_n(
     link: Link,
     pattern: Pattern,

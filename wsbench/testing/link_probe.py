@@ -17,13 +17,20 @@ PORT, UDP_PORT = 9000, 9001
 
 
 def connect_ms(address: str, count: int = 7) -> list[float]:
-    """TCP connect times to the peer: one round trip each (SYN, SYN-ACK)."""
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        with socket.create_connection((address, PORT), timeout=10) as connection:
+    """TCP connect times to the peer: one round trip each (SYN, SYN-ACK).
+
+    The connections stay open until the last is made: closing one would put its FIN (and the
+    peer's) on the link ahead of the next SYN, and time them too.
+    """
+    times, opened = [], []
+    try:
+        for _ in range(count):
+            start = time.perf_counter()
+            opened.append(socket.create_connection((address, PORT), timeout=10))
             times.append((time.perf_counter() - start) * 1000)
-            connection.sendall(b"ping\n")
+    finally:
+        for connection in opened:
+            connection.close()
     return times
 
 
@@ -72,7 +79,8 @@ def within_binomial(observed: int, trials: int, p: float, sigmas: float = 5) -> 
 
 
 def expected_connect_ms(link: Link) -> float:
-    """A SYN up and a SYN-ACK down (60 bytes each) cross the link: its RTT and their bytes."""
-    up = 0 if link.up_mbit is None else 60 * 8 / (link.up_mbit * 1000)
+    """A connect in a row of them: the RTT, a SYN up and a SYN-ACK down (60 bytes each), and
+    the previous connect's last ACK (52 bytes) still being sent up ahead of the SYN."""
+    up = 0 if link.up_mbit is None else (60 + 52) * 8 / (link.up_mbit * 1000)
     down = 0 if link.down_mbit is None else 60 * 8 / (link.down_mbit * 1000)
     return link.rtt_ms + up + down

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import queue
 import re
-import signal
 import ssl
 import subprocess
 import sys
@@ -32,13 +31,18 @@ class LoggedProcess:
     """A child process whose output (stdout and stderr) is collected line by line."""
 
     def __init__(
-        self, command: Sequence[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+        self,
+        command: Sequence[str],
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
+        stdin: int | None = None,
     ) -> None:
         self.lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
             list(command),
             cwd=cwd,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -92,8 +96,10 @@ class ServerProcess(LoggedProcess):
         env: dict[str, str] | None = None,
         cwd: Path = ROOT,
         prefix: Sequence[str] = (),
+        stdin: int | None = None,
     ) -> None:
-        super().__init__([*prefix, sys.executable, str(SERVER), *FREE_PORTS, *args], env, cwd)
+        command = [*prefix, sys.executable, str(SERVER), *FREE_PORTS, *args]
+        super().__init__(command, env, cwd, stdin)
         listening = self._wait_until_listening()
         self.host = listening["host"]
         self.port, self.http_port = int(listening["port"]), int(listening["http_port"])
@@ -148,17 +154,19 @@ class LinkedServer(ServerProcess):
 
     def __init__(self, link: str, *args: str, seed: int | None = None) -> None:
         seeded = ["--seed", str(seed)] if seed is not None else []
-        prefix = [sys.executable, "-m", "wsbench.link", link, *seeded, "--"]
-        super().__init__(*args, "--host", "0.0.0.0", prefix=prefix)
+        prefix = [sys.executable, "-m", "wsbench.link", "--control", *seeded, link, "--"]
+        super().__init__(*args, "--host", "0.0.0.0", prefix=prefix, stdin=subprocess.PIPE)
         ready = LINK_READY.search(self.log)
         if ready is None:
             self.stop()
             raise RuntimeError(f"the link did not say where the server is:\n{self.log}")
         self.host = ready["address"]
 
-    def link_report(self, timeout_s: float = 30) -> dict[str, Any]:
+    def link_report(
+        self, window_ms: tuple[float, float] | None = None, timeout_s: float = 30
+    ) -> dict[str, Any]:
         """The link's counters and accuracy since the last report, and a new period begun."""
-        return link_report(self, timeout_s)
+        return link_report(self, window_ms, timeout_s)
 
 
 class LinkedProcess(LoggedProcess):
@@ -167,7 +175,8 @@ class LinkedProcess(LoggedProcess):
     def __init__(self, link: str, *command: str, seed: int | None = None) -> None:
         self.link = link
         seeded = ["--seed", str(seed)] if seed is not None else []
-        super().__init__([sys.executable, "-m", "wsbench.link", link, *seeded, "--", *command])
+        prefix = [sys.executable, "-m", "wsbench.link", "--control", *seeded, link, "--"]
+        super().__init__([*prefix, *command], stdin=subprocess.PIPE)
         try:
             self.address = self.wait_for(LINK_READY)["address"]
         except RuntimeError:
@@ -180,14 +189,24 @@ class LinkedProcess(LoggedProcess):
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def link_report(self, timeout_s: float = 30) -> dict[str, Any]:
+    def link_report(
+        self, window_ms: tuple[float, float] | None = None, timeout_s: float = 30
+    ) -> dict[str, Any]:
         """The link's counters and accuracy since the last report, and a new period begun."""
-        return link_report(self, timeout_s)
+        return link_report(self, window_ms, timeout_s)
 
 
-def link_report(process: LoggedProcess, timeout_s: float = 30) -> dict[str, Any]:
-    """Ask a ``python -m wsbench.link`` process for its report (SIGUSR1) and read it."""
-    process.process.send_signal(signal.SIGUSR1)
+def link_report(
+    process: LoggedProcess, window_ms: tuple[float, float] | None = None, timeout_s: float = 30
+) -> dict[str, Any]:
+    """Ask a ``python -m wsbench.link --control`` process for its report, and read it.
+
+    ``window_ms``: also the traffic between these two times (ms since the epoch).
+    """
+    assert process.process.stdin is not None, "started without --control"
+    window = "" if window_ms is None else f" {window_ms[0]!r} {window_ms[1]!r}"
+    process.process.stdin.write(f"report{window}\n")
+    process.process.stdin.flush()
     match = process.wait_for(re.escape(STATS) + r"(?P<json>\{.*\})", timeout_s)
     report: dict[str, Any] = json.loads(match["json"])
     return report
