@@ -118,7 +118,9 @@ class PageCase:
 
     @property
     def limit_ratios(self) -> list[float]:
-        """Per run: the elapsed time over the link's physical limit for it."""
+        """Per run: the elapsed time over the link's physical limit for it (none on loopback)."""
+        if not self.limit_ms:
+            return []
         return [ms / limit for ms, limit in zip(self.elapsed_ms, self.limit_ms, strict=True)]
 
     @property
