@@ -3,7 +3,9 @@
 COMMAND runs in a network namespace of its own, joined to this one by the link; one line tells
 where its side is reached from here. Ctrl-C (or SIGTERM) stops COMMAND, then the link, and
 removes everything made; so does a failed start. SIGUSR1 prints the link's counters and the
-emulator's accuracy since the last SIGUSR1, as one JSON line, and starts a new period.
+emulator's accuracy since the last SIGUSR1, as one JSON line, and starts a new period; with
+--control, so does a line ``report`` on stdin (``report START_MS END_MS``: with the traffic
+between those two times too).
 COMMAND finds the link's name in $WSBENCH_LINK and this side's address in $WSBENCH_LINK_HOST.
 """
 
@@ -75,6 +77,8 @@ async def run(link: Link, ends: Endpoints, command: Sequence[str], options: Opti
                 env={**os.environ, LINK_ENV: link.name, HOST_ENV: ends.host_address},
                 # Our stdin carries requests with --control: not the command's to read.
                 stdin=asyncio.subprocess.DEVNULL if options.control else None,
+                # A group of its own: a terminal's Ctrl-C reaches it only through us (below).
+                process_group=0,
             )
         except OSError as exc:
             print(f"wsbench.link: cannot run {command[0]}: {exc}", file=sys.stderr)
@@ -94,8 +98,15 @@ async def run(link: Link, ends: Endpoints, command: Sequence[str], options: Opti
             baseline[0] = drops
             line.reset()
 
+        def forward() -> None:
+            # Each signal of ours is one SIGTERM to the command: the first stops it in order,
+            # a second (Ctrl-C again) at once, as the server itself does.
+            stopping.set()
+            if child.returncode is None:
+                child.terminate()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stopping.set)
+            loop.add_signal_handler(signum, forward)
         loop.add_signal_handler(signal.SIGUSR1, stats)
         waiting = asyncio.ensure_future(child.wait())
         others: list[asyncio.Future[Any]] = [asyncio.ensure_future(stopping.wait())]
@@ -103,7 +114,8 @@ async def run(link: Link, ends: Endpoints, command: Sequence[str], options: Opti
             others.append(asyncio.ensure_future(serve_requests(stats)))
         await asyncio.wait({waiting, *others}, return_when=asyncio.FIRST_COMPLETED)
         if not waiting.done():
-            child.terminate()
+            if not stopping.is_set():
+                child.terminate()
             try:
                 await asyncio.wait_for(asyncio.shield(waiting), STOP_GRACE_S)
             except TimeoutError:
