@@ -73,7 +73,11 @@ PROTOCOLS = {
     "http2": WireProtocol.HTTP2,
 }
 MYSQL_SOCKET = "/run/mysqld/mysqld.sock"
-TITLES = {BrowserName.CHROMIUM: "Chromium", BrowserName.FIREFOX: "Firefox"}
+TITLES = {
+    BrowserName.CHROMIUM: "Chromium",
+    BrowserName.FIREFOX: "Firefox",
+    BrowserName.WEBKIT: "WebKitGTK",
+}
 # To choose N on a link: each mode's bytes per number up and down, cleartext and TLS, rounded
 # from the loopback figures in README (a slow link's smaller segments add some), and how many
 # requests wait their round trip side by side (a browser's six HTTP/1.1 connections).
@@ -447,8 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         "--browser",
         action="append",
         metavar="LIST",
-        help="chromium, firefox, or both: --browser chromium,firefox (default: every browser "
-        "installed)",
+        help="chromium, firefox, webkit, or several: --browser chromium,firefox,webkit (default: "
+        "every browser installed)",
     )
     parser.add_argument(
         "-n", type=int, help="numbers per WebSocket run (10000; on a link: chosen for the budget)"

@@ -192,7 +192,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module", params=list(BrowserName))
 def any_browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """Each browser in turn, Chromium then Firefox, through the small interface they share.
+    """Each browser in turn, Chromium, Firefox, then WebKitGTK, through the small interface they
+    share.
 
     A module uses this or ``browser``, not both: two Playwright instances cannot share a thread.
     """

@@ -22,6 +22,7 @@ class BrowserName(StrEnum):
 
     CHROMIUM = "chromium"
     FIREFOX = "firefox"
+    WEBKIT = "webkit"  # WebKitGTK: Safari's engine
 
 
 class BrowserMissing(RuntimeError):
