@@ -49,23 +49,24 @@ def test_browser_benchmark_runs_each_browser_and_labels_every_case(
 ):
     out = tmp_path / "browsers.json"
     command = [sys.executable, "benchmarks/browser.py", "-n", "300", "--runs", "1", "--warmup", "0"]
-    command += ["--browser", "chromium,firefox", "--json", str(out)]
+    command += ["--browser", "chromium,firefox,webkit", "--json", str(out)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if result.returncode != 0 and "cannot start a browser" in result.stderr:
         missing(result.stderr.strip())
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    for title in ("Chromium", "Firefox"):
+    for title in ("Chromium", "Firefox", "WebKitGTK"):
         assert re.search(rf"^{title} \d+\.\d+", text, re.MULTILINE), text
-    assert text.count("MySQL takes ") == 2  # one MySQL-vs-null ratio per browser
+    assert text.count("MySQL takes ") == 3  # one MySQL-vs-null ratio per browser
     assert "the browsers side by side, the same case" in text
     assert re.search(r"pipelined \[mysql\]: \w+ is [\d.]+x \(.+\) faster than \w+", text), text
     cpu = re.findall(r"server \d+ ms, MariaDB (\d+ ms|unknown), machine \d+% busy", text)
-    assert len(cpu) == 4, text  # each case in each browser says where the CPU went
+    assert len(cpu) == 6, text  # each case in each browser says where the CPU went
     document = json.loads(out.read_text())
     database.run_ids.extend(run for case in document["cases"] for run in case["run_ids"])
     labels = {(case["browser"]["name"], case["server"]) for case in document["cases"]}
-    assert labels == {(b, s) for b in ("chromium", "firefox") for s in ("mysql", "null")}
+    browsers = ("chromium", "firefox", "webkit")
+    assert labels == {(b, s) for b in browsers for s in ("mysql", "null")}
     for case in document["cases"]:
         assert re.fullmatch(r"\d+(\.\d+)+", case["browser"]["version"]), case
         assert len(case["elapsed_ms"]) == 1 and case["n"] == 300
