@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import select
@@ -49,6 +50,19 @@ class JavaScriptError(RuntimeError):
     """JavaScript evaluated in the page threw an exception."""
 
 
+PAGE_LOAD_S = 300  # WebDriver's default page-load timeout
+
+
+def _deadline(driver: Any, seconds: float) -> Any:
+    """The driver, its next commands given ``seconds`` (and a margin) before the client gives up.
+
+    The client's own deadline is what catches a driver that never answers; it must outlast the
+    command's (a script that waits for a run to finish), and no more.
+    """
+    driver.command_executor.client_config.timeout = math.ceil(seconds) + 10
+    return driver
+
+
 class WebKitPage:
     """One tab: a top-level window of the session."""
 
@@ -62,12 +76,14 @@ class WebKitPage:
 
     def goto(self, url: str) -> None:
         """Open ``url`` and wait until it has loaded."""
-        self._here().get(url)
+        _deadline(self._here(), PAGE_LOAD_S).get(url)
 
     def _run(self, template: str, expression: str, timeout_s: float) -> Any:
         driver = self._here()
         driver.set_script_timeout(timeout_s)
-        reply = driver.execute_async_script(template.replace("EXPR", expression))
+        reply = _deadline(driver, timeout_s).execute_async_script(
+            template.replace("EXPR", expression)
+        )
         if "error" in reply:
             raise JavaScriptError(f"{expression}: {reply['error']}")
         return reply["value"]
