@@ -109,7 +109,6 @@ class PageCase:
     mariadb_cpu_ms: list[float] = field(default_factory=list)
     busy: list[float] = field(default_factory=list)
     link: Link | None = None  # the emulated link the server was behind; None: loopback
-    tls: bool = False
     limit_ms: list[float] = field(default_factory=list)  # per timed run on a link
     # HTTP/1.1 concurrent: the round trips a browser's six connections need, per timed run
     rounds_ms: list[float] = field(default_factory=list)
@@ -526,7 +525,6 @@ def main(argv: list[str] | None = None) -> int:
                 size(args, mode, link),
                 browser,
                 link=link,
-                tls=args.tls,
             )
             for browser in browsers
             for _, link in links
@@ -554,9 +552,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n, nhttp = args.n or 10_000, args.nhttp or 1000
     cases = [
-        PageCase(
-            f"{label} [{name}]", name, mode, nhttp if is_http(mode) else n, browser, tls=args.tls
-        )
+        PageCase(f"{label} [{name}]", name, mode, nhttp if is_http(mode) else n, browser)
         for browser in browsers
         for name in flags
         for mode, label in modes.items()

@@ -21,6 +21,7 @@ from wsbench.store import mysql_connect
 from wsbench.testing import chromium
 from wsbench.testing.browser import Browser, BrowserMissing, BrowserName, launch
 from wsbench.testing.server import ServerProcess
+from wsbench.testing.wire import Link, WireUnavailable, private_link
 
 ADMIN_URL = os.environ.get("WSBENCH_TEST_ADMIN_DB", "mysql://root@127.0.0.1:3306/test")
 MYSQL_URL = "mysql://wsbench@127.0.0.1:3306/test"  # the server's own user from schema.sql
@@ -176,6 +177,16 @@ def tls_server(database: Database, start_server: Callable[..., ServerProcess]) -
 def null_server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
     """One server that stores nothing."""
     return start_server("--db", "null:")
+
+
+@pytest.fixture
+def link() -> Iterator[Link]:
+    """A network namespace of its own joined to this one by a veth pair (needs root)."""
+    try:
+        with private_link() as made:
+            yield made
+    except WireUnavailable as exc:
+        missing(str(exc))
 
 
 # Module scope: Playwright's sync API keeps an event loop running in this thread while it is

@@ -9,16 +9,14 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from wsbench.store import DEFAULT_SOCKETS, default_socket
 from wsbench.testing.server import SERVER, ServerProcess
-from wsbench.testing.wire import Link, WireUnavailable, private_link
+from wsbench.testing.wire import Link
 
 from .conftest import Database, missing
 
@@ -79,16 +77,6 @@ def test_no_database_chosen_and_mysql_answering_uses_mysql(database: Database, t
         assert "committing to mysql test.testing" in server.log
         assert "WARNING" not in server.log
     assert not (tmp_path / "wsbench.db").exists()
-
-
-@pytest.fixture
-def link() -> Iterator[Link]:
-    """A network namespace of its own joined to this one, as `python -m wsbench.link` makes."""
-    try:
-        with private_link() as made:
-            yield made
-    except WireUnavailable as exc:
-        missing(str(exc))
 
 
 async def test_no_database_chosen_and_no_mysql_on_tcp_uses_its_unix_socket(

@@ -5,13 +5,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 
-import pytest
-
-from wsbench.testing.wire import Link, Wire, WireUnavailable, private_link
-
-from .conftest import missing
+from wsbench.testing.wire import Link, Wire
 
 # Echoes what it reads on one connection, then exits: the known traffic's other end.
 ECHO = """
@@ -26,15 +21,6 @@ connection.close()
 PAYLOAD = 200_000
 # Ethernet (14) + IPv4 (20) + TCP (20) + options (12 with timestamps, 20 on a SYN).
 LEAST_HEADERS, MOST_HEADERS = 14 + 20 + 20, 14 + 20 + 40
-
-
-@pytest.fixture
-def link() -> Iterator[Link]:
-    try:
-        with private_link() as made:
-            yield made
-    except WireUnavailable as exc:
-        missing(str(exc))
 
 
 def echo_through(link: Link, payload: bytes) -> Wire:

@@ -126,7 +126,7 @@ def namespace_pair(number: int) -> Iterator[Endpoints]:
     netns.create(name)
     try:
         try:
-            here, there = _set_up(name, fds)
+            here, there = _set_up(name, number, fds)
         except LinkUnavailable:
             raise
         except Exception as exc:  # pyroute2's NetlinkError is no OSError
@@ -138,11 +138,10 @@ def namespace_pair(number: int) -> Iterator[Endpoints]:
         _remove_namespace(name)
 
 
-def _set_up(name: str, fds: list[int]) -> tuple[str, str]:
+def _set_up(name: str, number: int, fds: list[int]) -> tuple[str, str]:
     from pyroute2 import IPRoute, NetNS, netns
 
     host_device, far_device = f"{name}h", f"{name}n"
-    number = int(name.rpartition("x")[2])
     with IPRoute() as ipr:
         subnet = _free_subnet(ipr, os.getpid() + number)
         here, there = str(subnet[1]), str(subnet[2])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -85,6 +86,13 @@ def launch(name: BrowserName) -> Iterator[Browser]:
     """Start a browser by name; stop it on exit. Raises BrowserMissing if it cannot start."""
     with driver(name).launch() as browser:
         yield browser
+
+
+def text_of(page: Page, selector: str, timeout_ms: float) -> str:
+    """The rendered text of the first element matching a CSS selector, once there is one."""
+    query = f"document.querySelector({json.dumps(selector)})"
+    page.wait_for_function(query, timeout=timeout_ms)
+    return str(page.evaluate(f"{query}.innerText"))
 
 
 def open_page(browser: Browser, url: str, timeout_s: float = 120) -> tuple[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .browser import BrowserMissing
+from .browser import BrowserMissing, text_of
 
 EXECUTABLE = os.environ.get("WSBENCH_FIREFOX", "/usr/bin/firefox-esr")
 
@@ -157,9 +157,7 @@ class FirefoxPage:
 
     def inner_text(self, selector: str, *, timeout: float = 30_000) -> str:
         """The rendered text of the first element matching a CSS selector (waits for one)."""
-        query = f"document.querySelector({json.dumps(selector)})"
-        self.wait_for_function(query, timeout=timeout)
-        return str(self.evaluate(f"{query}.innerText"))
+        return text_of(self, selector, timeout)
 
     def close(self) -> None:
         """Close the tab."""

@@ -153,8 +153,7 @@ class LinkedServer(ServerProcess):
     """
 
     def __init__(self, link: str, *args: str, seed: int | None = None) -> None:
-        seeded = ["--seed", str(seed)] if seed is not None else []
-        prefix = [sys.executable, "-m", "wsbench.link", "--control", *seeded, link, "--"]
+        prefix = link_command(link, seed)
         super().__init__(*args, "--host", "0.0.0.0", prefix=prefix, stdin=subprocess.PIPE)
         ready = LINK_READY.search(self.log)
         if ready is None:
@@ -174,9 +173,7 @@ class LinkedProcess(LoggedProcess):
 
     def __init__(self, link: str, *command: str, seed: int | None = None) -> None:
         self.link = link
-        seeded = ["--seed", str(seed)] if seed is not None else []
-        prefix = [sys.executable, "-m", "wsbench.link", "--control", *seeded, link, "--"]
-        super().__init__([*prefix, *command], stdin=subprocess.PIPE)
+        super().__init__([*link_command(link, seed), *command], stdin=subprocess.PIPE)
         try:
             self.address = self.wait_for(LINK_READY)["address"]
         except RuntimeError:
@@ -194,6 +191,12 @@ class LinkedProcess(LoggedProcess):
     ) -> dict[str, Any]:
         """The link's counters and accuracy since the last report, and a new period begun."""
         return link_report(self, window_ms, timeout_s)
+
+
+def link_command(link: str, seed: int | None) -> list[str]:
+    """``python -m wsbench.link --control [--seed N] LINK --``: what goes before a command."""
+    seeded = ["--seed", str(seed)] if seed is not None else []
+    return [sys.executable, "-m", "wsbench.link", "--control", *seeded, link, "--"]
 
 
 def link_report(

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .browser import BrowserMissing
+from .browser import BrowserMissing, text_of
 
 EXECUTABLE = os.environ.get("WSBENCH_WEBKITDRIVER", "/usr/bin/WebKitWebDriver")
 MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
@@ -101,9 +101,7 @@ class WebKitPage:
 
     def inner_text(self, selector: str, *, timeout: float = 30_000) -> str:
         """The rendered text of the first element matching a CSS selector (waits for one)."""
-        query = f"document.querySelector({json.dumps(selector)})"
-        self.wait_for_function(query, timeout=timeout)
-        return str(self.evaluate(f"{query}.innerText"))
+        return text_of(self, selector, timeout)
 
     def close(self) -> None:
         """Close the tab; the session's first window stays, so the session does too."""
