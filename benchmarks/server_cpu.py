@@ -34,7 +34,7 @@ from websockets.protocol import Event
 from wsbench.bench.stats import paired_ratios, ratio_line, spread
 from wsbench.cli import collect_garbage_less_often
 from wsbench.client import send_run
-from wsbench.testing.cpu import cpu_seconds, main_thread_cpu_seconds
+from wsbench.testing.cpu import cpu_seconds, main_thread_cpu_seconds, other_threads_cpu_seconds
 from wsbench.testing.server import ServerProcess
 
 MYSQL = "mysql://wsbench@127.0.0.1:3306/test"
@@ -128,15 +128,21 @@ def main() -> int:
             servers[name] = (wsbench.process.pid, wsbench.ws_url)
         samples: dict[str, list[float]] = {name: [] for name in servers}
         loop_samples: dict[str, list[float]] = {name: [] for name in servers}
+        other_samples: dict[str, list[float]] = {name: [] for name in servers}
         numbers = args.c * args.n
         for run in range(1 + args.runs):  # the first is a warm-up
             for name, (pid, url) in servers.items():
                 before, loop_before = cpu_seconds(pid), main_thread_cpu_seconds(pid)
+                others_before = other_threads_cpu_seconds(pid)
                 asyncio.run(load(url, args.c, args.n))
                 if run:
                     samples[name].append((cpu_seconds(pid) - before) / numbers)
                     loop_seconds = main_thread_cpu_seconds(pid) - loop_before
                     loop_samples[name].append(loop_seconds / numbers)
+                    # Read per thread, not as the total less the loop's: two readings of 10 ms
+                    # ticks taken apart can differ by a tick and make the difference negative.
+                    others_seconds = other_threads_cpu_seconds(pid) - others_before
+                    other_samples[name].append(max(0.0, others_seconds) / numbers)
     if not all(value > 0 for values in samples.values() for value in values):
         print("too little load to measure the CPU (10 ms ticks): raise -n or -c", file=sys.stderr)
         return 1
@@ -146,7 +152,7 @@ def main() -> int:
     # wsbench with MySQL has a second busy thread, the store's (Python 3.11 gives threads no
     # names the kernel shows, so it is "every thread but the main one").
     loop = loop_samples[MYSQL_CASE]
-    others = [total - part for total, part in zip(samples[MYSQL_CASE], loop, strict=True)]
+    others = other_samples[MYSQL_CASE]
     print(
         f"{MYSQL_CASE}: the event loop's thread {spread([v * 1e6 for v in loop], '.1f')} "
         f"µs, the store's thread {spread([v * 1e6 for v in others], '.2f')} µs"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,17 @@ def cpu_seconds(pid: int) -> float:
 def main_thread_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process's main thread so far (its thread id is its pid)."""
     return _stat_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
+def other_threads_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of every live thread of a process but its main one, so far."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if task.name != str(pid):
+            # A thread may end between the listing and the read.
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                total += _stat_seconds(task / "stat")
+    return total
 
 
 def _stat_seconds(stat: Path) -> float:
