@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 from . import __version__, tls
 from .config import Config, is_loopback, load_config
+from .h3_server import H3Server
 from .http_server import HttpServer
 from .https_server import HttpsServer
-from .service import Service
+from .service import WEBTRANSPORT_PATH, Service
 from .store import StartupError
 from .tls import Certificate
 from .vocabulary import Transport
@@ -32,15 +33,20 @@ async def run(config: Config, stop: asyncio.Event) -> None:
     # commits what it still holds, then the store closes.
     async with Service.start(config) as service, contextlib.AsyncExitStack() as servers:
         ws_port = await servers.enter_async_context(WebSocketServer(service).serve())
-        h2_port = None
+        h2_port = h3_port = None
         if service.certificate:  # one library for HTTP/1.1 and HTTP/2, so they compare fairly
             http = HttpsServer(service, Transport.HTTP).serve(config.http_port)
             h2 = HttpsServer(service, Transport.HTTP2).serve(config.h2_port)
             http_port = await servers.enter_async_context(http)
             h2_port = await servers.enter_async_context(h2)
+            # aioquic binds its UDP port alone (no SO_REUSEPORT): with --workers, no HTTP/3.
+            if config.workers == 1:
+                # HTTP/3 answers through the same ASGI application as the HTTPS ports.
+                h3 = H3Server(service, HttpsServer(service, Transport.HTTP3).app)
+                h3_port = await servers.enter_async_context(h3.serve(config.h3_port))
         else:
             http_port = await servers.enter_async_context(HttpServer(service).serve())
-        service.listening(ws_port, http_port, h2_port)
+        service.listening(ws_port, http_port, h2_port, h3_port)
         log_start(service)
         collect_garbage_less_often()
         await stop.wait()
@@ -80,7 +86,9 @@ def log_start(service: Service) -> None:
         else "storing NOTHING"
     )
     ws, http = ("wss", "https") if service.certificate else ("ws", "http")
-    h2 = f" and {http}://{host}:{service.h2_port} (HTTP/2)" if service.h2_port else ""
+    h2 = f", {http}://{host}:{service.h2_port} (HTTP/2)" if service.h2_port else ""
+    if service.h3_port:
+        h2 += f" and UDP {service.h3_port} (HTTP/3, WebTransport at {WEBTRANSPORT_PATH})"
     logger.info(
         "wsbench %s listening on %s://%s:%d and %s://%s:%d%s (page: %s://%s:%d/), %s",
         __version__,
@@ -105,7 +113,7 @@ def log_certificate(certificate: Certificate, host: str, service: Service) -> No
             "TLS with %s, SHA-256 fingerprint %s", certificate.cert, certificate.fingerprint
         )
         return
-    ports = [service.ws_port, service.http_port, service.h2_port]
+    ports = [service.ws_port, service.http_port, service.h2_port]  # TCP: a browser opens these
     addresses = ", ".join(f"https://{host}:{port}/" for port in ports if port)
     logger.info(
         "TLS with a fresh self-signed certificate for 127.0.0.1, ::1 and localhost, valid until "

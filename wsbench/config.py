@@ -15,6 +15,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_HTTP_PORT = 8766
 DEFAULT_H2_PORT = 8767
+DEFAULT_H3_PORT = 8768
 DEFAULT_DB = "mysql://wsbench@127.0.0.1:3306/test"
 DB_ENV = "WSBENCH_DB"
 # Where numbers go when no database was asked for and no MySQL answers at the default address
@@ -22,22 +23,40 @@ DB_ENV = "WSBENCH_DB"
 FALLBACK_DB = "sqlite:///wsbench.db"
 
 
+# With several hosts, how long a batch may go from node to node before it fails, per host.
+FAILOVER_S_PER_HOST = 3.0
+URL_OPTIONS = ("unix_socket", "failover_timeout")
+
+
 @dataclass(frozen=True)
 class DatabaseURL:
-    """Where numbers go: ``mysql://user:password@host:port/database``, ``sqlite:///file.db``
+    """Where numbers go: ``mysql://user:password@host:port/database`` (or several hosts,
+    ``mysql://user@h1:3306,h2:3306,h3:3306/test``), ``sqlite:///file.db``
     (``sqlite:////absolute/file.db``) or ``null:``."""
 
     scheme: StoreKind
     user: str = "wsbench"
     password: str = ""
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # with several hosts: the first
     port: int = 3306
     database: str = "test"
     path: str = ""  # the SQLite file
     unix_socket: str = ""  # MySQL over a unix socket instead of TCP: ?unix_socket=/run/...
+    hosts: tuple[tuple[str, int], ...] = ()  # every (host, port) of a cluster; () for one host
+    failover_s: float = 0.0  # ?failover_timeout=S: a batch's bound across hosts (0: per host)
 
     def __repr__(self) -> str:
         return f"DatabaseURL({self.redacted()!r})"
+
+    @property
+    def nodes(self) -> tuple[tuple[str, int], ...]:
+        """Every (host, port) the URL names, in order: one, or a cluster's."""
+        return self.hosts or ((self.host, self.port),)
+
+    @property
+    def failover_deadline_s(self) -> float:
+        """How long a batch may go from node to node before it fails."""
+        return self.failover_s or FAILOVER_S_PER_HOST * len(self.nodes)
 
     def redacted(self) -> str:
         """The URL as it may be logged: never with the password."""
@@ -46,8 +65,34 @@ class DatabaseURL:
         if self.scheme is StoreKind.SQLITE:
             return f"sqlite:///{self.path}"
         secret = ":***" if self.password else ""
-        where = f"mysql://{self.user}{secret}@{self.host}:{self.port}/{self.database}"
-        return where + (f"?unix_socket={self.unix_socket}" if self.unix_socket else "")
+        where = ",".join(f"{_bracketed(host)}:{port}" for host, port in self.nodes)
+        options = [f"unix_socket={self.unix_socket}"] if self.unix_socket else []
+        options += [f"failover_timeout={self.failover_s:g}"] if self.failover_s else []
+        query = f"?{'&'.join(options)}" if options else ""
+        return f"mysql://{self.user}{secret}@{where}/{self.database}{query}"
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _host_and_port(text: str) -> tuple[str, int]:
+    """One ``host:port`` of a host list (``[v6]:port``; a host alone means port 3306)."""
+    host, port = text, "3306"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or port
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"bad host {text!r} in the database URL: use HOST:PORT,HOST:PORT,...")
+    return host, int(port)
+
+
+def _hosts(netloc: str) -> tuple[tuple[str, int], ...]:
+    """The hosts of a URL's network location, after any ``user:password@``."""
+    hosts = netloc.rpartition("@")[2]
+    return tuple(_host_and_port(part.strip()) for part in hosts.split(",")) if hosts else ()
 
 
 def parse_database_url(url: str) -> DatabaseURL:
@@ -65,27 +110,35 @@ def parse_database_url(url: str) -> DatabaseURL:
             f"unsupported database URL scheme {parts.scheme + ':' if parts.scheme else '(none)'}"
             " use mysql://user:password@host:port/database, sqlite:///file.db or null:"
         )
-    try:
-        port = parts.port or 3306
-    except ValueError:
-        raise ValueError("bad port in the database URL") from None
+    hosts = _hosts(parts.netloc) or (("127.0.0.1", 3306),)
     database = unquote(parts.path.lstrip("/")) or "test"
     if "/" in database:
         raise ValueError(f"bad database name {database!r} in the database URL")
     options = dict(parse_qsl(parts.query))
-    if set(options) - {"unix_socket"}:
+    if set(options) - set(URL_OPTIONS):
         raise ValueError(
-            f"unknown database URL option {sorted(set(options) - {'unix_socket'})[0]!r}: the only "
-            "one is ?unix_socket=/path/to/mysqld.sock"
+            f"unknown database URL option {sorted(set(options) - set(URL_OPTIONS))[0]!r}: the "
+            "options are ?unix_socket=/path/to/mysqld.sock and ?failover_timeout=SECONDS"
         )
+    if len(hosts) > 1 and "unix_socket" in options:
+        raise ValueError("a unix socket is one host: give either several hosts or ?unix_socket=")
+    try:
+        failover_s = float(options.get("failover_timeout", 0))
+    except ValueError:
+        failover_s = -1.0
+    if not 0 <= failover_s < float("inf"):
+        raise ValueError("bad ?failover_timeout= in the database URL: give seconds, e.g. 6")
+    user, _, password = parts.netloc.rpartition("@")[0].partition(":")
     return DatabaseURL(
         scheme=StoreKind.MYSQL,
-        user=unquote(parts.username or "wsbench"),
-        password=unquote(parts.password or ""),
-        host=parts.hostname or "127.0.0.1",
-        port=port,
+        user=unquote(user or "wsbench"),
+        password=unquote(password),
+        host=hosts[0][0],
+        port=hosts[0][1],
         database=database,
         unix_socket=options.get("unix_socket", ""),
+        hosts=hosts if len(hosts) > 1 else (),
+        failover_s=failover_s,
     )
 
 
@@ -107,6 +160,7 @@ class Config:
     port: int = DEFAULT_PORT
     http_port: int = DEFAULT_HTTP_PORT
     h2_port: int = DEFAULT_H2_PORT  # HTTP/2, with --tls only
+    h3_port: int = DEFAULT_H3_PORT  # UDP: HTTP/3 and WebTransport, with --tls only
     tls: bool = False
     tls_cert: str | None = None  # PEM files; with --tls and none given, a self-signed pair
     tls_key: str | None = None
@@ -175,11 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --tls: TCP port of POST /numbers over HTTP/2, 0 picks a free one (%(default)s)",
     )
     parser.add_argument(
+        "--h3-port",
+        type=_port,
+        default=DEFAULT_H3_PORT,
+        help="with --tls: UDP port of HTTP/3 and WebTransport (QUIC), 0 picks a free one "
+        "(%(default)s)",
+    )
+    parser.add_argument(
         "--tls",
         action="store_true",
-        help="serve every port over TLS: wss:// on --port, HTTPS with HTTP/1.1 on --http-port "
-        "and with HTTP/2 on --h2-port; without --tls-cert, a fresh self-signed certificate for "
-        "127.0.0.1, ::1 and localhost",
+        help="serve every port over TLS: wss:// on --port, HTTPS with HTTP/1.1 on --http-port, "
+        "with HTTP/2 on --h2-port, HTTP/3 and WebTransport on UDP --h3-port; without "
+        "--tls-cert, a fresh self-signed certificate for 127.0.0.1, ::1 and localhost",
     )
     parser.add_argument(
         "--tls-cert",
@@ -295,6 +356,7 @@ def load_config(
         port=args.port,
         http_port=args.http_port,
         h2_port=args.h2_port,
+        h3_port=args.h3_port,
         tls=tls,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,

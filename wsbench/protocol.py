@@ -5,6 +5,10 @@ Server to client, JSON text frames:
     {"hello": {...}}                      once, right after the handshake
     {"acked": 4711}                       cumulative count of this connection's committed numbers
     {"error": "not an integer", "frame": 17}   frame 17 (1-based) was rejected, nothing stored
+
+WebTransport carries the same messages on the session's one bidirectional stream, each followed
+by a newline ("4711\n" in, '{"acked":4711}\n' out). Its datagram mode sends "SEQ NUMBER" per
+datagram ("17 4711") and is answered with datagrams of committed ranges ('{"seqs":[[1,40]]}').
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 BIGINT_MIN = -(2**63)
@@ -77,3 +82,66 @@ def ack_message(acked: int) -> str:
 def error_message(reason: str, frame: int) -> str:
     """The answer to a rejected frame."""
     return json.dumps({"error": reason, "frame": frame}, separators=(",", ":"))
+
+
+def stream_message(message: str) -> bytes:
+    """A message as a WebTransport stream carries it: one line."""
+    return message.encode() + b"\n"
+
+
+class LineSplitter:
+    """Cuts a byte stream into lines of at most ``limit`` bytes, however the bytes arrive."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._partial = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        """The lines ``data`` completes; FrameError when a line grows over the limit."""
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        if len(self._partial) > self.limit or any(len(line) > self.limit for line in lines):
+            raise FrameError(f"line over {self.limit} bytes: send one number per line")
+        # Not UTF-8: the replacement characters make it "not an integer".
+        return [line.decode("utf-8", "replace") for line in lines]
+
+    @property
+    def partial(self) -> bool:
+        """Whether bytes of an unfinished line are waiting."""
+        return bool(self._partial)
+
+
+def parse_datagram(data: bytes) -> tuple[int, int]:
+    """The (seq, number) of a datagram "SEQ NUMBER", or FrameError."""
+    seq, space, number = data.decode("utf-8", "replace").partition(" ")
+    if not space:
+        raise FrameError('a datagram holds "SEQ NUMBER", e.g. "17 4711"')
+    try:
+        return parse_seq(seq), parse_number(number)
+    except ValueError as exc:
+        raise FrameError(str(exc)) from None
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted, merged [first, last] ranges covering ``seqs``."""
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if ranges and seq <= ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], seq))
+        else:
+            ranges.append((seq, seq))
+    return ranges
+
+
+def seqs_datagrams(seqs: Iterable[int], max_size: int) -> Iterator[bytes]:
+    """Datagrams of at most ``max_size`` bytes that together acknowledge ``seqs``."""
+    chunk: list[str] = []
+    size = len('{"seqs":[]}')
+    for first, last in seq_ranges(seqs):
+        item = f"[{first},{last}]"
+        if chunk and size + len(item) + 1 > max_size:
+            yield f'{{"seqs":[{",".join(chunk)}]}}'.encode()
+            chunk, size = [], len('{"seqs":[]}')
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        yield f'{{"seqs":[{",".join(chunk)}]}}'.encode()

@@ -24,6 +24,9 @@ from .tls import Certificate
 from .vocabulary import CommitMode
 from .writer import GroupCommitWriter
 
+# Where WebTransport sessions are opened on the HTTP/3 port (webtransport.py serves it).
+WEBTRANSPORT_PATH = "/webtransport"
+
 logger = logging.getLogger("wsbench")
 
 
@@ -118,6 +121,7 @@ class Service:
         self.ws_port = config.port
         self.http_port = config.http_port
         self.h2_port: int | None = None
+        self.h3_port: int | None = None  # UDP
         try:
             self.page = PAGE.read_bytes()
         except OSError as exc:
@@ -151,10 +155,13 @@ class Service:
         """``https`` with TLS, else ``http``: the scheme of the page and of every HTTP port."""
         return "https" if self.certificate else "http"
 
-    def listening(self, ws_port: int, http_port: int, h2_port: int | None = None) -> None:
+    def listening(
+        self, ws_port: int, http_port: int, h2_port: int | None = None, h3_port: int | None = None
+    ) -> None:
         """Record the bound ports, which decide the page's own origins."""
         self.ws_port, self.http_port, self.h2_port = ws_port, http_port, h2_port
-        ports = [ws_port, http_port, *([h2_port] if h2_port else [])]
+        self.h3_port = h3_port
+        ports = [ws_port, http_port, *(port for port in (h2_port, h3_port) if port)]
         host = self.config.host
         # Bound to every interface: the addresses it has now (ports are bound by now too).
         addresses = interface_addresses() if wildcard_versions(host) else []
@@ -174,7 +181,14 @@ class Service:
             "ws_port": self.ws_port,
             "http_port": self.http_port,
             "h2_port": self.h2_port,
+            "h3_port": self.h3_port,
+            "webtransport_path": WEBTRANSPORT_PATH if self.h3_port else None,
             "tls": self.certificate is not None,
+            "certificate": (
+                {"sha256": self.certificate.sha256, "spki_sha256": self.certificate.spki_sha256}
+                if self.certificate
+                else None
+            ),
             "notice": self.store.notice,
         }
 

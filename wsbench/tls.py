@@ -34,6 +34,7 @@ class Certificate:
     key: Path
     self_signed: bool
     fingerprint: str  # SHA-256 of the certificate, AA:BB:...
+    sha256: str  # base64 SHA-256 of the DER certificate: WebTransport's serverCertificateHashes
     spki_sha256: str  # base64 SHA-256 of the public key: Chromium's --ignore-...-spki-list
     not_after: datetime.datetime
 
@@ -95,6 +96,7 @@ def load(cert: Path, key: Path, self_signed: bool) -> Certificate:
             key=key,
             self_signed=self_signed,
             fingerprint=parsed.fingerprint(hashes.SHA256()).hex(":").upper(),
+            sha256=base64.b64encode(parsed.fingerprint(hashes.SHA256())).decode(),
             spki_sha256=base64.b64encode(hashlib.sha256(spki).digest()).decode(),
             not_after=parsed.not_valid_after_utc,
         )

@@ -11,6 +11,8 @@ class Transport(StrEnum):
     WEBSOCKET = "websocket"
     HTTP = "http"  # HTTP/1.1, keep-alive
     HTTP2 = "http2"  # HTTP/2 over TLS: one connection, many streams
+    HTTP3 = "http3"  # HTTP/3 over QUIC (UDP), with TLS
+    WEBTRANSPORT = "webtransport"  # a WebTransport session over HTTP/3
 
 
 class Mode(StrEnum):
@@ -29,6 +31,11 @@ class PageMode(StrEnum):
     HTTP_CONCURRENT = "http/concurrent"
     HTTP2_ONE_AT_A_TIME = "http2/one-at-a-time"  # offered when the server has TLS
     HTTP2_CONCURRENT = "http2/concurrent"
+    HTTP3_ONE_AT_A_TIME = "http3/one-at-a-time"  # the QUIC port, with TLS
+    HTTP3_CONCURRENT = "http3/concurrent"
+    WEBTRANSPORT_PIPELINED = "webtransport/pipelined"
+    WEBTRANSPORT_ONE_AT_A_TIME = "webtransport/one-at-a-time"
+    WEBTRANSPORT_DATAGRAMS = "webtransport/datagrams"  # unreliable: resent until acked
 
 
 class CommitMode(StrEnum):
@@ -68,3 +75,5 @@ class WireProtocol(StrEnum):
     WEBSOCKET = "websocket"
     HTTP1 = "http/1.1"
     HTTP2 = "h2"
+    HTTP3 = "h3"
+    WEBTRANSPORT = "webtransport"

@@ -1,0 +1,336 @@
+"""WebTransport sessions: the WebSocket protocol's messages on one stream, and datagrams.
+
+The server opens the session's bidirectional stream and greets on it; the client sends numbers
+back on it, one a line, and reads cumulative acks, so a run resumes exactly as over WebSocket.
+Datagrams carry "SEQ NUMBER" each and are answered with datagrams of committed ranges; the
+client resends what is not acked in time, and (run, seq) stores each number once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import http
+import json
+import logging
+import struct
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+from aioquic.buffer import encode_uint_var
+from aioquic.h3.connection import FrameType, H3Stream
+from aioquic.h3.events import WebTransportStreamDataReceived
+
+from .protocol import (
+    FrameError,
+    LineSplitter,
+    error_message,
+    hello_message,
+    parse_datagram,
+    parse_number,
+    parse_run_id,
+    seqs_datagrams,
+    stream_message,
+)
+from .runs import RunFeed, Runs
+from .service import WEBTRANSPORT_PATH
+from .vocabulary import Transport
+
+if TYPE_CHECKING:
+    from .h3_server import H3Protocol
+    from .service import Service
+
+logger = logging.getLogger("wsbench")
+
+# Browsers accept datagrams of about 1,200 bytes; ack datagrams stay below.
+ACK_DATAGRAM_BYTES = 1000
+SESSIONS_PER_CONNECTION = 4
+# draft-02's CLOSE_WEBTRANSPORT_SESSION capsule: a code and a reason, on the CONNECT stream.
+CLOSE_SESSION_CAPSULE = 0x2843
+REASON_BYTES = 1024
+
+
+class Session:
+    """One WebTransport session feeding one run."""
+
+    def __init__(self, sessions: Sessions, connection: H3Protocol, session_id: int, run: str):
+        self.sessions = sessions
+        self.connection = connection
+        self.session_id = session_id
+        service = sessions.service
+        self.service = service
+        self.lines = LineSplitter(service.config.max_frame)
+        self.feed = RunFeed(self, run, Transport.WEBTRANSPORT)
+        self.datagrams = Datagrams(self)
+        self.closed = False
+        self._inbox: asyncio.Queue[list[str] | None] = asyncio.Queue()
+        self._queued = 0  # lines in the inbox
+        h3 = connection.h3
+        assert h3 is not None
+        self.stream_id = h3.create_webtransport_stream(session_id)
+        # aioquic learns that a stream is WebTransport's from the stream's header, which only
+        # the opener sends: tell it about ours, or it parses the client's numbers as HTTP/3.
+        stream = h3._stream.setdefault(self.stream_id, H3Stream(self.stream_id))
+        stream.frame_type, stream.session_id = FrameType.WEBTRANSPORT_STREAM, session_id
+        self.task = asyncio.create_task(self.run(), name=f"wsbench-webtransport-{run}")
+
+    async def run(self) -> None:
+        """Greet with the run's committed count, then feed the run until the session ends."""
+        feed, runs = self.feed, self.sessions.runs
+        acks: asyncio.Task[None] | None = None
+        try:
+            await runs.take_over(feed)
+            try:
+                committed = await self.service.store.count_rows(feed.run_id)
+            except Exception as exc:  # noqa: BLE001 - the client is told to come back
+                logger.debug("cannot resume run %s: %s", feed.run_id, exc)
+                await self.close(1013, "database unavailable")
+                return
+            feed.resume_after(committed or 0)
+            info = self.service.info()
+            await self.send(hello_message(**info, run=feed.run_id, committed=feed.acked))
+            acks = asyncio.create_task(feed.send_acks())
+            await self.receive()
+        finally:
+            if acks is not None:
+                acks.cancel()
+            runs.release(feed)
+
+    async def receive(self) -> None:
+        """Submit each line's number; answer a bad line with an error, as WebSocket does."""
+        writer, feed, run_id = self.service.writer, self.feed, self.feed.run_id
+        while (lines := await self._inbox.get()) is not None:
+            self._queued -= len(lines)
+            if self.sessions.stopping or feed.superseded:
+                continue  # never acked: the client resends after resuming
+            for line in lines:
+                try:
+                    number = parse_number(line)
+                except FrameError as exc:
+                    feed.rejected += 1
+                    self.service.metrics.rejected[Transport.WEBTRANSPORT] += 1
+                    await self.send(error_message(str(exc), feed.received + feed.rejected))
+                    continue
+                seq = feed.next_seq
+                writer.submit(feed, (run_id, seq, number))
+                feed.next_seq = seq + 1
+            if writer.full:
+                await writer.wait_for_room()
+
+    def stream_data(self, stream_id: int, data: bytes, ended: bool) -> None:
+        """Bytes from the client on a stream of this session."""
+        if stream_id != self.stream_id:
+            # Only the stream the server opened carries numbers.
+            self.connection._quic.stop_stream(stream_id, 0)
+            return
+        try:
+            lines = self.lines.feed(data)
+        except FrameError as exc:
+            self.reject(str(exc))
+            return
+        if lines:
+            self._queued += len(lines)
+            # Nothing holds a QUIC sender back but its window: bound what waits here.
+            if self._queued + self.feed.in_flight > self.service.config.max_pending:
+                limit = self.service.config.max_pending
+                self.reject(f"over {limit} numbers not yet acked: wait for acks before sending")
+                return
+            self._inbox.put_nowait(lines)
+        if ended:
+            self.end()
+
+    def reject(self, reason: str) -> None:
+        """Say why, then close the session: its stream can no longer be read in order."""
+        self.service.metrics.rejected[Transport.WEBTRANSPORT] += 1
+        asyncio.get_running_loop().create_task(self._reject(reason))
+
+    async def _reject(self, reason: str) -> None:
+        await self.send(json.dumps({"error": reason}))
+        await self.close(1009, reason)
+
+    def datagram(self, data: bytes) -> None:
+        """One number as a datagram."""
+        try:
+            seq, number = parse_datagram(data)
+        except FrameError as exc:
+            self.service.metrics.rejected[Transport.WEBTRANSPORT] += 1
+            self.send_datagram(json.dumps({"error": str(exc)}).encode())
+            return
+        if self.sessions.stopping or len(self.datagrams) >= self.service.config.max_pending:
+            return  # dropped like a lost datagram: the client resends it
+        self.datagrams.submit(seq, number)
+
+    async def send(self, message: str) -> None:
+        """One message on the session's stream (the ``Channel`` of its run)."""
+        if self.closed:
+            return
+        self.connection._quic.send_stream_data(self.stream_id, stream_message(message))
+        self.connection.transmit()
+
+    def send_datagram(self, data: bytes) -> None:
+        """One datagram of this session."""
+        if self.closed:
+            return
+        h3 = self.connection.h3
+        assert h3 is not None
+        h3.send_datagram(self.session_id, data)
+        self.connection.transmit()
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the session with a code and a reason the page's ``closed`` promise reports."""
+        if self.closed:
+            return
+        h3 = self.connection.h3
+        assert h3 is not None
+        text = reason.encode()[:REASON_BYTES]
+        payload = struct.pack("!I", code) + text
+        capsule = encode_uint_var(CLOSE_SESSION_CAPSULE) + encode_uint_var(len(payload)) + payload
+        self.closed = True
+        try:
+            self.connection._quic.send_stream_data(self.stream_id, b"", end_stream=True)
+            h3.send_data(self.session_id, capsule, end_stream=True)
+        except Exception:  # noqa: BLE001 - the client closed first
+            logger.debug("closing WebTransport session %d: already closed", self.session_id)
+        self.connection.transmit()
+        self.end()
+
+    def end(self) -> None:
+        """No more numbers will come: let the receive loop finish."""
+        self._inbox.put_nowait(None)
+        self.sessions.forget(self)
+
+
+class Datagrams:
+    """The numbers a session received as datagrams, as the writer's sender: acks by seq."""
+
+    transport = Transport.WEBTRANSPORT
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.waiting: collections.deque[int] = collections.deque()  # seqs in commit order
+        self._acked: list[int] = []
+        self._flush_soon = False
+
+    def __len__(self) -> int:
+        return len(self.waiting)
+
+    def submit(self, seq: int, number: int) -> None:
+        """Queue one number for the writer."""
+        self.waiting.append(seq)
+        self.session.service.writer.submit(self, (self.session.feed.run_id, seq, number))
+
+    def committed(self, count: int) -> None:
+        """The writer commits a sender's rows in the order they came."""
+        self._acked.extend(self.waiting.popleft() for _ in range(count))
+        if not self._flush_soon:  # one round of ack datagrams per loop iteration
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def failed(self, count: int, reason: str) -> None:
+        """Not stored: say so; the client's resend will try again."""
+        seqs = [self.waiting.popleft() for _ in range(count)]
+        self.session.send_datagram(json.dumps({"error": reason, "not_stored": len(seqs)}).encode())
+
+    def flush(self) -> None:
+        """Send the acks gathered since the last flush."""
+        self._flush_soon = False
+        acked, self._acked = self._acked, []
+        for datagram in seqs_datagrams(acked, ACK_DATAGRAM_BYTES):
+            self.session.send_datagram(datagram)
+
+
+class Sessions:
+    """Every WebTransport session of the QUIC port."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.runs = Runs()
+        self.sessions: dict[tuple[H3Protocol, int], Session] = {}
+        self.stopping = False
+        service.metrics.gauge(
+            "wsbench_webtransport_sessions", "Open WebTransport sessions", lambda: len(self)
+        )
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def open(self, connection: H3Protocol, stream_id: int, headers: dict[str, str]) -> None:
+        """Accept or refuse a CONNECT: its protocol, path, run id, origin and the limits."""
+        status, reason, run = self.check(connection, headers)
+        h3 = connection.h3
+        assert h3 is not None
+        if status is not http.HTTPStatus.OK:
+            h3.send_headers(
+                stream_id,
+                [(b":status", str(status.value).encode()), (b"content-type", b"text/plain")],
+            )
+            h3.send_data(stream_id, f"{reason}\n".encode(), end_stream=True)
+            return
+        h3.send_headers(
+            stream_id, [(b":status", b"200"), (b"sec-webtransport-http3-draft", b"draft02")]
+        )
+        self.sessions[connection, stream_id] = Session(self, connection, stream_id, run)
+
+    def check(
+        self, connection: H3Protocol, headers: dict[str, str]
+    ) -> tuple[http.HTTPStatus, str, str]:
+        """The status a CONNECT gets, why, and its run id."""
+        if headers.get(":protocol") != "webtransport":
+            return http.HTTPStatus.NOT_IMPLEMENTED, "only WebTransport is served by CONNECT", ""
+        url = urlsplit(headers.get(":path", ""))
+        if url.path != WEBTRANSPORT_PATH:
+            return http.HTTPStatus.NOT_FOUND, f"WebTransport is at {WEBTRANSPORT_PATH}", ""
+        if headers.get("origin") not in self.service.origins:
+            return http.HTTPStatus.FORBIDDEN, "origin not allowed", ""
+        try:
+            run = parse_run_id(parse_qs(url.query).get("run", [""])[0])
+        except ValueError as exc:
+            return http.HTTPStatus.BAD_REQUEST, str(exc), ""
+        if self.stopping:
+            return http.HTTPStatus.SERVICE_UNAVAILABLE, "stopping", ""
+        mine = sum(1 for owner, _ in self.sessions if owner is connection)
+        if mine >= SESSIONS_PER_CONNECTION:
+            limit = SESSIONS_PER_CONNECTION
+            return http.HTTPStatus.TOO_MANY_REQUESTS, f"too many sessions (limit {limit})", ""
+        if len(self.sessions) >= self.service.config.max_connections:
+            limit = self.service.config.max_connections
+            return http.HTTPStatus.SERVICE_UNAVAILABLE, f"too many sessions (limit {limit})", ""
+        return http.HTTPStatus.OK, "", run
+
+    def stream_data(self, connection: H3Protocol, event: WebTransportStreamDataReceived) -> None:
+        """Stream bytes for a session (streams of unknown sessions are stopped)."""
+        session = self.sessions.get((connection, event.session_id))
+        if session is None:
+            connection._quic.stop_stream(event.stream_id, 0)
+            return
+        session.stream_data(event.stream_id, event.data, event.stream_ended)
+
+    def datagram(self, connection: H3Protocol, session_id: int, data: bytes) -> None:
+        """A datagram for a session (those for no session are dropped)."""
+        if session := self.sessions.get((connection, session_id)):
+            session.datagram(data)
+
+    def ended(self, connection: H3Protocol, session_id: int) -> None:
+        """The client closed its session."""
+        if session := self.sessions.get((connection, session_id)):
+            session.end()
+
+    def connection_closed(self, connection: H3Protocol) -> None:
+        """The QUIC connection is gone, and its sessions with it."""
+        for owner, session_id in list(self.sessions):
+            if owner is connection:
+                session = self.sessions[owner, session_id]
+                session.closed = True
+                session.end()
+
+    def forget(self, session: Session) -> None:
+        """Drop a session that ended."""
+        self.sessions.pop((session.connection, session.session_id), None)
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking numbers, commit what was received and ack it, then close the sessions."""
+        self.stopping = True
+        await self.service.writer.flush()
+        await self.runs.acks_delivered(timeout)
+        for session in list(self.sessions.values()):
+            await session.close(1001, "server stopping")
