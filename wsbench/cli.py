@@ -41,9 +41,8 @@ async def run(config: Config, stop: asyncio.Event) -> None:
             h2_port = await servers.enter_async_context(h2)
             # aioquic binds its UDP port alone (no SO_REUSEPORT): with --workers, no HTTP/3.
             if config.workers == 1:
-                # HTTP/3 answers through the same ASGI application as the HTTPS ports.
-                h3 = H3Server(service, HttpsServer(service, Transport.HTTP3).app)
-                h3_port = await servers.enter_async_context(h3.serve(config.h3_port))
+                h3 = H3Server(service).serve(config.h3_port)
+                h3_port = await servers.enter_async_context(h3)
         else:
             http_port = await servers.enter_async_context(HttpServer(service).serve())
         service.listening(ws_port, http_port, h2_port, h3_port)
@@ -202,7 +201,10 @@ def serve_process(
         return 1
     except OSError as exc:
         taken = exc.errno == errno.EADDRINUSE
-        hint = " (is another server running? choose free ports with --port/--http-port/--h2-port)"
+        hint = (
+            " (is another server running? choose free ports with --port, --http-port, "
+            "--h2-port, --h3-port)"
+        )
         logger.error("cannot listen on %s: %s%s", config.host, exc.strerror or exc, hint * taken)
         return 1
     return 0

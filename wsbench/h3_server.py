@@ -1,7 +1,9 @@
 """HTTP/3 and WebTransport on one UDP port, served by aioquic in this event loop.
 
 HTTP/3 requests go to the same ASGI application as the HTTPS ports (so the same checks and
-answers); a CONNECT with ``:protocol webtransport`` opens a session (``webtransport``).
+answers); a CONNECT with ``:protocol webtransport`` opens a session (``webtransport``). The same
+port number on TCP serves that application over HTTPS with ``Alt-Svc: h3``, which is how a
+browser learns that an origin speaks HTTP/3 (Firefox, for one, switches only that way).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
@@ -25,7 +27,9 @@ from aioquic.h3.events import (
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, ProtocolNegotiated, QuicEvent, StreamReset
 
+from .https_server import HttpsServer
 from .service import Service
+from .vocabulary import Transport
 from .webtransport import Sessions
 
 logger = logging.getLogger("wsbench")
@@ -34,27 +38,46 @@ logging.getLogger("quic").setLevel(logging.WARNING)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-App = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Any]
 
 # Datagrams of up to this size are accepted (browsers send at most about 1.2 KB).
 MAX_DATAGRAM_FRAME = 65536
 # Headers HTTP/3 forbids (RFC 9114, 4.2): the connection's, which QUIC replaces.
 CONNECTION_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade"})
+# With port 0, the UDP port picked may be taken on TCP: pick again, this many times.
+PORT_ATTEMPTS = 5
+ALT_SVC_MAX_AGE_S = 86400
 
 
 class H3Server:
     """``POST /numbers`` and the GETs over HTTP/3, and WebTransport sessions, on one UDP port."""
 
-    def __init__(self, service: Service, app: App) -> None:
+    def __init__(self, service: Service) -> None:
         if service.certificate is None:
             raise ValueError("HTTP/3 needs the service's certificate (--tls)")
         self.service = service
-        self.app = app
+        self.https = HttpsServer(service, Transport.HTTP3)  # the answers, on UDP and on TCP
+        self.app = self.https.app
         self.connections: set[H3Protocol] = set()
         self.sessions = Sessions(service)
 
     @contextlib.asynccontextmanager
     async def serve(self, port: int) -> AsyncIterator[int]:
+        """Listen on UDP and TCP ``port`` (0: a free one) until the context exits; yield it."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            async with contextlib.AsyncExitStack() as stack:
+                bound = await stack.enter_async_context(self.serve_quic(port))
+                self.https.alt_svc = (("Alt-Svc", f'h3=":{bound}"; ma={ALT_SVC_MAX_AGE_S}'),)
+                try:
+                    await stack.enter_async_context(self.https.serve(bound))
+                except OSError:
+                    if port or attempt == PORT_ATTEMPTS:
+                        raise
+                    continue  # only the UDP side was free: try another port
+                yield bound
+                return
+
+    @contextlib.asynccontextmanager
+    async def serve_quic(self, port: int) -> AsyncIterator[int]:
         """Listen on UDP ``port`` (0: a free one) until the context exits; yield the port."""
         config, certificate = self.service.config, self.service.certificate
         assert certificate is not None

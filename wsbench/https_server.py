@@ -22,7 +22,7 @@ from granian.constants import HTTPModes, Interfaces
 from granian.server.embed import Server
 
 from . import http_api
-from .routes import INFO_PATH, PAGE_PATHS, RUNS_PREFIX, Answer, answer_get
+from .routes import INFO_PATH, PAGE_PATHS, RUNS_PREFIX, SCRIPTS, Answer, answer_get
 from .service import Service
 from .vocabulary import Transport
 
@@ -32,7 +32,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 logger = logging.getLogger("wsbench")
 
-HTTP_MODES = {Transport.HTTP: HTTPModes.http1, Transport.HTTP2: HTTPModes.http2}
+# The HTTP/3 port's TCP side speaks both, as any HTTPS origin does, and points to QUIC.
+HTTP_MODES = {
+    Transport.HTTP: HTTPModes.http1,
+    Transport.HTTP2: HTTPModes.http2,
+    Transport.HTTP3: HTTPModes.auto,
+}
 READY_TIMEOUT_S = 10
 DRAIN_BYTES = 8 << 20  # beyond this a sender of an oversized body may see its connection reset
 
@@ -45,6 +50,8 @@ class HttpsServer:
             raise ValueError("HTTPS needs the service's certificate (--tls)")
         self.service = service
         self.transport = transport
+        # On the HTTP/3 port: the Alt-Svc header that tells a browser QUIC is there.
+        self.alt_svc: tuple[tuple[str, str], ...] = ()
         self.certificate = service.certificate
 
     @contextlib.asynccontextmanager
@@ -96,7 +103,9 @@ class HttpsServer:
                     for name, value in (
                         ("Content-Type", answer.content_type),
                         ("Content-Length", str(len(answer.body))),
+                        ("X-Content-Type-Options", "nosniff"),
                         *extra,
+                        *self.alt_svc,
                         *http_api.headers(self.service, origin),
                     )
                 ],
@@ -139,7 +148,7 @@ class HttpsServer:
 
 def is_get_route(path: str) -> bool:
     """A path that GET answers (the shared routes and /metrics), so another method gets 405."""
-    return path in (*PAGE_PATHS, INFO_PATH, "/metrics") or path.startswith(RUNS_PREFIX)
+    return path in (*PAGE_PATHS, *SCRIPTS, INFO_PATH, "/metrics") or path.startswith(RUNS_PREFIX)
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -28,6 +29,22 @@ class BrowserName(StrEnum):
 
 class BrowserMissing(RuntimeError):
     """The browser is not installed or did not start; the message says how to get it."""
+
+
+@dataclass(frozen=True)
+class QuicOrigin:
+    """A server's HTTP/3 port, and the key Chromium needs to trust it there (self-signed)."""
+
+    host: str
+    port: int
+    spki_sha256: str
+
+    @classmethod
+    def of(cls, host: str, info: Mapping[str, Any]) -> QuicOrigin | None:
+        """The HTTP/3 origin a server's ``/info`` names, or None when it has none."""
+        if not info.get("h3_port") or not info.get("certificate"):
+            return None
+        return cls(host, info["h3_port"], info["certificate"]["spki_sha256"])
 
 
 class Page(Protocol):
@@ -65,8 +82,11 @@ class Driver(Protocol):
 
     EXECUTABLE: str
 
-    def launch(self) -> contextlib.AbstractContextManager[Browser]:
-        """Start the browser (as a context manager that stops it again)."""
+    def launch(
+        self, *, quic: Sequence[QuicOrigin] = ()
+    ) -> contextlib.AbstractContextManager[Browser]:
+        """Start the browser (as a context manager that stops it again), set up to speak
+        HTTP/3 to ``quic``'s servers where it can."""
 
 
 def driver(name: BrowserName) -> Driver:
@@ -82,9 +102,13 @@ def installed() -> list[BrowserName]:
 
 
 @contextlib.contextmanager
-def launch(name: BrowserName) -> Iterator[Browser]:
-    """Start a browser by name; stop it on exit. Raises BrowserMissing if it cannot start."""
-    with driver(name).launch() as browser:
+def launch(name: BrowserName, quic: Sequence[QuicOrigin] = ()) -> Iterator[Browser]:
+    """Start a browser by name; stop it on exit. Raises BrowserMissing if it cannot start.
+
+    ``quic``: servers whose HTTP/3 port the browser should use despite their self-signed
+    certificates (Chromium must be told at start; Firefox follows their Alt-Svc).
+    """
+    with driver(name).launch(quic=quic) as browser:
         yield browser
 
 

@@ -18,14 +18,14 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .browser import BrowserMissing, text_of
+from .browser import BrowserMissing, QuicOrigin, text_of
 
 EXECUTABLE = os.environ.get("WSBENCH_FIREFOX", "/usr/bin/firefox-esr")
 
@@ -59,6 +59,8 @@ _PREFS: dict[str, bool | int | str] = {
     "security.OCSP.enabled": 0, "browser.region.network.url": "", "geo.provider.network.url": "",
     "media.gmp-manager.url": "", "toolkit.telemetry.server": "",
     "services.settings.server": "data:,#remote-settings-dummy/v1",  # remote settings, nimbus
+    # HTTP/3 to a server whose root the profile does not ship (the tests' self-signed ones).
+    "network.http.http3.disable_when_third_party_roots_found": False,
 }
 # fmt: on
 _LISTENING = re.compile(r"WebDriver BiDi listening on (ws://\S+)")
@@ -258,9 +260,13 @@ def _start(profile: Path, timeout_s: float) -> tuple[subprocess.Popen[str], thre
 
 @contextlib.contextmanager
 def launch(
-    *, accept_insecure_certs: bool = True, timeout_s: float = 30
+    *, accept_insecure_certs: bool = True, timeout_s: float = 30, quic: Sequence[QuicOrigin] = ()
 ) -> Iterator[FirefoxBrowser]:
-    """Start headless Firefox with a fresh profile on a free port; stop it and remove it on exit."""
+    """Start headless Firefox with a fresh profile on a free port; stop it and remove it on exit.
+
+    ``quic`` needs nothing here: Firefox follows a server's Alt-Svc to its HTTP/3 port (a pref
+    below lets it do so for a self-signed certificate).
+    """
     # Undone in reverse order, also when an exception escapes: session, WebSocket, process, profile.
     with contextlib.ExitStack() as stack:
         profile = Path(tempfile.mkdtemp(prefix="wsbench-firefox-"))

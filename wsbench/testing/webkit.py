@@ -21,10 +21,10 @@ import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .browser import BrowserMissing, text_of
+from .browser import BrowserMissing, QuicOrigin, text_of
 
 EXECUTABLE = os.environ.get("WSBENCH_WEBKITDRIVER", "/usr/bin/WebKitWebDriver")
 MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
@@ -207,8 +207,12 @@ ATTEMPTS = 3  # a MiniBrowser that cannot open its display hangs the session: st
 
 
 @contextlib.contextmanager
-def launch(*, accept_insecure_certs: bool = True, timeout_s: float = 20) -> Iterator[WebKitBrowser]:
+def launch(
+    *, accept_insecure_certs: bool = True, timeout_s: float = 20, quic: Sequence[QuicOrigin] = ()
+) -> Iterator[WebKitBrowser]:
     """Start Xvfb, WebKitWebDriver and a MiniBrowser session; stop all three on exit.
+
+    ``quic`` is ignored: WebKitGTK's network library (libsoup 3) has no HTTP/3.
 
     A session that does not start within ``timeout_s`` is started again, afresh, up to
     ``ATTEMPTS`` times: now and then a MiniBrowser could not open a display its Xvfb had just
