@@ -85,9 +85,12 @@ def log_start(service: Service) -> None:
         else "storing NOTHING"
     )
     ws, http = ("wss", "https") if service.certificate else ("ws", "http")
-    h2 = f", {http}://{host}:{service.h2_port} (HTTP/2)" if service.h2_port else ""
+    h2 = f" and {http}://{host}:{service.h2_port} (HTTP/2)" if service.h2_port else ""
     if service.h3_port:
-        h2 += f" and UDP {service.h3_port} (HTTP/3, WebTransport at {WEBTRANSPORT_PATH})"
+        h2 += (
+            f" and {http}://{host}:{service.h3_port} (HTTP/3 on UDP, WebTransport at "
+            f"{WEBTRANSPORT_PATH})"
+        )
     logger.info(
         "wsbench %s listening on %s://%s:%d and %s://%s:%d%s (page: %s://%s:%d/), %s",
         __version__,

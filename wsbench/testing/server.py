@@ -9,21 +9,24 @@ import ssl
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..link.__main__ import STATS
 from ..resources import PAGE
+from .browser import QuicOrigin
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the checkout
 SERVER = ROOT / "websocket_server.py"
 # Every port a free one, unless the arguments say otherwise (the last of a flag wins).
-FREE_PORTS = ("--port", "0", "--http-port", "0", "--h2-port", "0")
+FREE_PORTS = ("--port", "0", "--http-port", "0", "--h2-port", "0", "--h3-port", "0")
 LINK_READY = re.compile(r"^wsbench\.link: .* reached at (?P<address>\S+)$", re.MULTILINE)
 LISTENING = re.compile(
     r"listening on (?P<ws>wss?)://(?P<host>\S+):(?P<port>\d+) and https?://\S+:(?P<http_port>\d+)"
     r"(?: and https://\S+:(?P<h2_port>\d+) \(HTTP/2\))?"
+    r"(?: and https://\S+:(?P<h3_port>\d+) \(HTTP/3)?"
 )
 
 
@@ -104,6 +107,7 @@ class ServerProcess(LoggedProcess):
         self.host = listening["host"]
         self.port, self.http_port = int(listening["port"]), int(listening["http_port"])
         self.h2_port = int(listening["h2_port"]) if listening["h2_port"] else None
+        self.h3_port = int(listening["h3_port"]) if listening["h3_port"] else None
         self.tls = listening["ws"] == "wss"
 
     def __enter__(self) -> ServerProcess:
@@ -128,6 +132,21 @@ class ServerProcess(LoggedProcess):
         if self.h2_port is None:
             raise ValueError("this server has no HTTP/2 port: start it with --tls")
         return f"https://{self.host}:{self.h2_port}"
+
+    def quic_origin(self) -> QuicOrigin | None:
+        """What a browser needs to speak HTTP/3 to this server; None without --tls."""
+        if self.h3_port is None:
+            return None
+        return QuicOrigin.of(self.host, self.info())
+
+    def info(self) -> dict[str, Any]:
+        """The server's ``GET /info``."""
+        context = None
+        if self.tls:  # its own self-signed certificate, or the one given: either is fine here
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        with urllib.request.urlopen(f"{self.http_url}/info", timeout=10, context=context) as r:
+            return cast(dict[str, Any], json.load(r))
 
     def client_ssl(self) -> ssl.SSLContext | None:
         """For a --tls server: a client context that trusts the certificate it shows, else None."""
