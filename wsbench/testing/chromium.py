@@ -60,5 +60,6 @@ def quic_args(quic: Sequence[QuicOrigin]) -> list[str]:
         return []
     return [
         "--origin-to-force-quic-on=" + ",".join(f"{q.host}:{q.port}" for q in quic),
-        "--ignore-certificate-errors-spki-list=" + ",".join(dict.fromkeys(q.spki_sha256 for q in quic)),
+        "--ignore-certificate-errors-spki-list="
+        + ",".join(dict.fromkeys(q.spki_sha256 for q in quic)),
     ]
