@@ -185,7 +185,12 @@ class Service:
             "webtransport_path": WEBTRANSPORT_PATH if self.h3_port else None,
             "tls": self.certificate is not None,
             "certificate": (
-                {"sha256": self.certificate.sha256, "spki_sha256": self.certificate.spki_sha256}
+                {
+                    "sha256": self.certificate.sha256,
+                    "spki_sha256": self.certificate.spki_sha256,
+                    # WebTransport takes a hash only for a certificate valid 14 days at most.
+                    "self_signed": self.certificate.self_signed,
+                }
                 if self.certificate
                 else None
             ),
