@@ -39,6 +39,17 @@ class RunResult:
     hello: dict[str, Any] = field(default_factory=dict)
     ack_times: dict[int, float] = field(default_factory=dict)  # acked count -> when it arrived
 
+    def record(self, message: dict[str, Any]) -> bool:
+        """Take one of the server's messages; whether it was an ack (else an error, or other)."""
+        if "acked" in message:
+            self.acked = message["acked"]
+            self.ack_times[self.acked] = time.perf_counter()
+            return True
+        if "error" in message:
+            self.errors.append(message)
+            self.failed += message.get("not_stored", 1)
+        return False
+
 
 async def send_run(
     url: str,
@@ -133,14 +144,8 @@ async def _one_connection(
     try:
         while result.acked + result.failed < len(frames):
             message = json.loads(await websocket.recv())
-            if "acked" in message:
-                result.acked = message["acked"]
-                result.ack_times[result.acked] = time.perf_counter()
-                if on_ack is not None:
-                    on_ack(websocket, result.acked)
-            elif "error" in message:
-                result.errors.append(message)
-                result.failed += message.get("not_stored", 1)
+            if result.record(message) and on_ack is not None:
+                on_ack(websocket, result.acked)
             room.set()
     finally:
         sender.cancel()

@@ -20,6 +20,7 @@ class Mode(StrEnum):
 
     PIPELINED = "pipelined"
     ONE_AT_A_TIME = "one-at-a-time"
+    DATAGRAMS = "datagrams"  # WebTransport only: a datagram per number, resent until acked
 
 
 class PageMode(StrEnum):

@@ -37,11 +37,14 @@ from ..link.__main__ import HOST_ENV
 from ..vocabulary import FloorMethod, Mode, StoreKind, Transport
 from .driver import Driver
 from .floor import FloorDriver
+from .h3 import Http3Driver
 from .http import Http2Driver, HttpDriver
 from .models import BenchError, Case, CaseResult, verify_rows
+from .quic import STREAM_LIMIT, Trust
 from .report import Output, report, sample_line, write_json
 from .server_api import count_rows, fetch_info, fetch_peak_rss, session
 from .websocket import WebSocketDriver
+from .webtransport import WebTransportDriver
 
 DEFAULT_SERVER = "ws://127.0.0.1:8765"
 DEFAULT_DB_URL = "mysql://wsbench@127.0.0.1:3306/test"
@@ -52,14 +55,21 @@ _SHORT = {
     Transport.WEBSOCKET: "ws",
     Transport.HTTP: "http",
     Transport.HTTP2: "h2",
+    Transport.HTTP3: "h3",
+    Transport.WEBTRANSPORT: "wt",
     StoreKind.MYSQL: "db",
     Mode.PIPELINED: "p",
     Mode.ONE_AT_A_TIME: "1",
+    Mode.DATAGRAMS: "d",
     FloorMethod.EXECUTEMANY: "x",
     FloorMethod.PREPARED: "s",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The transports over the QUIC port, and those that need the server's --tls.
+QUIC = (Transport.HTTP3, Transport.WEBTRANSPORT)
+TLS_ONLY = (Transport.HTTP2, *QUIC)
+STREAMED = (Transport.WEBSOCKET, Transport.WEBTRANSPORT)  # -n; the others send --nhttp
 
 
 HELP_EPILOG = """\
@@ -83,6 +93,21 @@ transports and modes:
                            connection for all C clients, each keeping up to --window requests in
                            flight as streams of it
   http2/one-at-a-time      each client POSTs a number over the one HTTP/2 connection and waits
+  http3/pipelined          HTTP/3 over QUIC (the server's UDP --h3-port, from GET /info): one
+                           connection for all C clients, each keeping up to --window requests in
+                           flight as streams of it; C x --window at most 128, the streams the
+                           server allows at once
+  http3/one-at-a-time      each client POSTs a number over the one HTTP/3 connection and waits
+  webtransport/pipelined   a WebTransport session per connection (a QUIC connection each): the
+                           numbers as lines on the stream the server opens, cumulative acks back,
+                           as websocket/pipelined; a session that ends early is opened again
+                           with the same run id and resumes after the committed numbers
+  webtransport/one-at-a-time  a line, wait for its ack, the next
+  webtransport/datagrams   each number a datagram "SEQ NUMBER", up to --window (default
+                           256) in flight per session; the server acks committed seqs in
+                           datagrams, and a number not acked within max(50 ms, 4 x the smoothed
+                           ack latency) is sent again (the reconnects column counts resends);
+                           (run, seq) stores it once. Only with --transport webtransport
 
 TLS: a wss:// --server means every port is TLS (the server runs with --tls); its certificate is
   checked against the system's CAs, or --tls-ca FILE (e.g. the server's self-signed certificate,
@@ -130,14 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--transport",
         action="append",
         metavar="LIST",
-        help="websocket, http, http2 (needs a wss:// --server), or several to compare: "
-        "--transport websocket,http or repeat the flag (default: websocket)",
+        help="websocket, http, http2, http3, webtransport (the last three need a wss:// "
+        "--server), or several to compare: --transport websocket,http or repeat the flag "
+        "(default: websocket)",
     )
     parser.add_argument(
         "--mode",
         action="append",
         metavar="LIST",
-        help="pipelined, one-at-a-time, or both to compare, as --transport (default: pipelined)",
+        help="pipelined, one-at-a-time, datagrams (webtransport only), or several to compare, "
+        "as --transport (default: pipelined)",
     )
     parser.add_argument(
         "-n", type=int, default=10_000, help="numbers per connection and run (default: %(default)s)"
@@ -336,6 +363,14 @@ class BenchConfig:
         if info.get("h2_port") and tls is not None:
             h2_url = with_port(self.http_base, info["h2_port"])
             drivers[Transport.HTTP2] = Http2Driver(h2_url, window, self.timeout_s, tls)
+        if info.get("h3_port") and tls is not None:
+            h3_url = with_port(self.http_base, info["h3_port"])
+            trust = Trust(self.tls_ca, self.insecure)
+            drivers[Transport.HTTP3] = Http3Driver(h3_url, window, self.timeout_s, trust)
+            path = info.get("webtransport_path") or "/webtransport"
+            drivers[Transport.WEBTRANSPORT] = WebTransportDriver(
+                h3_url, path, self.window, self.timeout_s, trust
+            )
         return drivers
 
 
@@ -363,8 +398,26 @@ def parse_config(argv: Sequence[str]) -> BenchConfig:
     http_pool = args.http_pool or args.c
     if nhttp < 1 or http_pool < 1:
         parser.error("--nhttp and --http-pool must be at least 1")
-    if Transport.HTTP2 in transports and not server.startswith("wss://"):
-        parser.error("--transport http2 needs a server with TLS: --server wss://HOST:PORT")
+    for transport in transports:
+        if transport in TLS_ONLY and not server.startswith("wss://"):
+            parser.error(
+                f"--transport {transport} needs a server with TLS: --server wss://HOST:PORT"
+            )
+    if Mode.DATAGRAMS in modes and transports != [Transport.WEBTRANSPORT]:
+        parser.error(
+            "--mode datagrams is WebTransport's alone: use --transport webtransport, or leave "
+            "datagrams out of --mode to compare other transports"
+        )
+    if Transport.HTTP3 in transports:
+        in_flight = (args.window or HTTP_WINDOW) * args.c
+        if Mode.PIPELINED in modes and in_flight > STREAM_LIMIT:
+            parser.error(
+                f"--transport http3 keeps -c x --window = {in_flight} requests in flight on one "
+                f"QUIC connection, and the server allows {STREAM_LIMIT} streams at once: use "
+                f"--window {max(1, STREAM_LIMIT // args.c)} or less"
+            )
+        if args.c > STREAM_LIMIT:
+            parser.error(f"--transport http3 allows at most -c {STREAM_LIMIT} (one stream each)")
     if (args.tls_ca or args.insecure) and not server.startswith("wss://"):
         parser.error("--tls-ca and --insecure are for a wss:// --server")
     if not _RUN_PREFIX.fullmatch(args.run_prefix):
@@ -376,7 +429,7 @@ def parse_config(argv: Sequence[str]) -> BenchConfig:
     if link and args.floor:
         parser.error("--floor writes straight to the database, with no network: not with --link")
     cases = [
-        Case(transport, mode, args.n if transport is Transport.WEBSOCKET else nhttp, args.c)
+        Case(transport, mode, args.n if transport in STREAMED else nhttp, args.c)
         for transport in transports
         for mode in modes
     ]
@@ -415,7 +468,8 @@ async def measure(
     missing = {case.transport for case in config.cases} - set(drivers)
     if missing:
         raise BenchError(
-            f"the server offers no {', '.join(sorted(missing))}: HTTP/2 needs its --tls"
+            f"the server offers no {', '.join(sorted(missing))}: HTTP/2 needs its --tls, "
+            "HTTP/3 and WebTransport its --tls and an --h3-port (h3_port in its GET /info)"
         )
     session_id = secrets.token_hex(4)
     progress = output.progress if output.bar is not None else None

@@ -70,7 +70,7 @@ async def _http_worker(
             stream.errors.append(f"seq {seq}: {status} {body.decode(errors='replace')[:200]}")
 
 
-async def _measure(
+async def measure_posts(
     post: Post,
     url: str,
     case: Case,
@@ -144,7 +144,7 @@ class HttpDriver:
             # Open the pool's connections before the clock starts: WebSocket handshakes are not
             # timed either.
             await asyncio.gather(*(get_json(session, f"{self.url}/info") for _ in range(self.pool)))
-            return await _measure(
+            return await measure_posts(
                 post, self.url, case, run_ids, in_flight, gate, self.pool, self.timeout_s, progress
             )
 
@@ -180,7 +180,7 @@ class Http2Driver:
             opened = await client.get(f"{self.url}/info")  # the connection, before the clock
             if opened.http_version != "HTTP/2":
                 raise RuntimeError(f"{self.url} answered over {opened.http_version}, not HTTP/2")
-            return await _measure(
+            return await measure_posts(
                 post, self.url, case, run_ids, in_flight, gate, 1, self.timeout_s, progress
             )
 
