@@ -16,13 +16,14 @@ from pathlib import Path
 
 from ..config import FALLBACK_DB, Config, DatabaseURL, parse_database_url
 from ..vocabulary import StoreKind
-from .base import DatabaseUnreachable, StartupError, Store, StoreUnavailable
+from .base import ClusterUnavailable, DatabaseUnreachable, StartupError, Store, StoreUnavailable
 from .mysql import MySQLStore, mysql_connect
 from .mysql_errors import explain, schema_command
 from .null import NullStore
 from .sqlite import SQLiteStore
 
 __all__ = [
+    "ClusterUnavailable",
     "DatabaseUnreachable",
     "MySQLStore",
     "NullStore",

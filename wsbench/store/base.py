@@ -31,6 +31,10 @@ class StoreUnavailable(Exception):
     """The database is out of reach for now (restart, killed connection, lock timeout): retry."""
 
 
+class ClusterUnavailable(Exception):
+    """No node of a cluster committed a batch within the failover bound: the batch fails."""
+
+
 class Store(Protocol):
     """What the writer and the server need from a store."""
 

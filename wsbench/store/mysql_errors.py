@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 
 import mysql.connector
 from _mysql_connector import MySQLInterfaceError  # the C extension's error; some calls leak it
@@ -28,6 +29,44 @@ TRANSIENT_MYSQL_ERRORS = {
     4031,  # disconnected by the server because of inactivity
 }
 UNREACHABLE = (errorcode.CR_CONN_HOST_ERROR, errorcode.CR_CONNECTION_ERROR)
+# Galera: the node is not in the primary component (cut off, or a minority), or still joining.
+WSREP_NOT_READY = errorcode.ER_UNKNOWN_COM_ERROR  # 1047, "WSREP has not yet prepared node"
+# A certification conflict at COMMIT (Galera), a deadlock or lock wait (InnoDB): the same node
+# takes the retried transaction.
+RETRY_SAME_NODE = {errorcode.ER_LOCK_DEADLOCK, errorcode.ER_LOCK_WAIT_TIMEOUT}
+
+
+class Failure(StrEnum):
+    """What a failed write tells a store that has several nodes to choose from."""
+
+    RETRY = "retry"  # this node again: a conflict that a retry resolves
+    NEXT_NODE = "next-node"  # this node is gone or not primary: another one may take the write
+    PERMANENT = "permanent"  # no node will take it (privileges, schema): tell the clients
+
+
+def classify(errno: int | None, lost: bool = False) -> Failure:
+    """Where a write that failed with ``errno`` goes next; ``lost``: the connection broke."""
+    if errno in RETRY_SAME_NODE:
+        return Failure.RETRY
+    if lost or errno == WSREP_NOT_READY or errno in TRANSIENT_MYSQL_ERRORS or errno in (None, -1):
+        return Failure.NEXT_NODE
+    return Failure.PERMANENT
+
+
+def classify_error(error: mysql.connector.Error | MySQLInterfaceError) -> Failure:
+    """:func:`classify` for a connector error."""
+    return classify(getattr(error, "errno", None), lost=_lost(error))
+
+
+def no_node_took(nodes: str, seconds: float, last: str) -> str:
+    """Why a batch failed on every node of a cluster, and what to do."""
+    return (
+        f"no database node of {nodes} committed the batch within {seconds:g} s (last: {last}): "
+        "the cluster has no primary component or no node answers; look at "
+        "`SHOW STATUS LIKE 'wsrep_cluster_status'` on each node (`python -m wsbench.cluster "
+        "status` for the local one), bring a majority back, or allow longer outages with "
+        "?failover_timeout=SECONDS in --db"
+    )
 
 
 def schema_command() -> str:
@@ -42,7 +81,7 @@ def explain(error: mysql.connector.Error, url: DatabaseURL, option: str = "--db"
     ``option``: the command-line option that names the database. Over a unix socket the messages
     name the socket: the URL's host and port are then not used.
     """
-    where = url.unix_socket or f"{url.host}:{url.port}"
+    where = url.unix_socket or ",".join(node_name(node) for node in url.nodes)
     fix = schema_command()
     if error.errno in UNREACHABLE:
         return (
@@ -66,6 +105,12 @@ def explain(error: mysql.connector.Error, url: DatabaseURL, option: str = "--db"
         errorcode.ER_COLUMNACCESS_DENIED_ERROR,
     ):
         return f"MySQL user {url.user!r} may not use {url.database}.{TABLE}: grant it with `{fix}`"
+    if error.errno == WSREP_NOT_READY:
+        return (
+            f"MySQL at {where} is a Galera node outside the primary component (it is cut off, in "
+            "a minority, or still joining): bring a majority of the cluster's nodes back, or list "
+            f"the other nodes in {option} (mysql://USER@H1:PORT,H2:PORT,H3:PORT/DATABASE)"
+        )
     if error.errno == errorcode.ER_BAD_FIELD_ERROR:
         return (
             f"table {url.database}.{TABLE} has an old layout ({error.msg}): upgrade it with the "
@@ -74,11 +119,21 @@ def explain(error: mysql.connector.Error, url: DatabaseURL, option: str = "--db"
     return f"MySQL error {error.errno} at {where}: {error.msg}"
 
 
+def node_name(node: tuple[str, int]) -> str:
+    """``host:port`` as logs and messages show a node (``[v6]:port``)."""
+    host, port = node
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def is_transient(error: mysql.connector.Error | MySQLInterfaceError) -> bool:
     """True for errors that pass by themselves: lost connections, restarts, lock timeouts."""
-    lost = isinstance(
+    errno = getattr(error, "errno", None)
+    return _lost(error) or errno in TRANSIENT_MYSQL_ERRORS or errno in (None, -1)
+
+
+def _lost(error: mysql.connector.Error | MySQLInterfaceError) -> bool:
+    """The connection broke (the connector's interface and operational errors)."""
+    return isinstance(
         error,
         mysql.connector.InterfaceError | mysql.connector.OperationalError | MySQLInterfaceError,
     )
-    errno = getattr(error, "errno", None)
-    return lost or errno in TRANSIENT_MYSQL_ERRORS or errno in (None, -1)
