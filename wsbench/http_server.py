@@ -99,7 +99,7 @@ class HttpServer:
         return web.Response(status=204, headers=dict(http_api.PREFLIGHT))
 
     async def shared_route(self, request: web.Request) -> web.Response:
-        """The page, ``/info`` and ``/runs/<id>``, answered as the WebSocket port answers them."""
+        """The page, its scripts, ``/info`` and ``/runs/<id>``, as the WebSocket port answers."""
         answer = await answer_get(self.service, urlsplit(request.raw_path).path)
         if answer is None:  # the routes above are the shared ones, so this is a bug
             raise web.HTTPNotFound()
@@ -116,5 +116,5 @@ def to_response(answer: Answer) -> web.Response:
     return web.Response(
         status=answer.status.value,
         body=answer.body,
-        headers={"Content-Type": answer.content_type},
+        headers={"Content-Type": answer.content_type, "X-Content-Type-Options": "nosniff"},
     )

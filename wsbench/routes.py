@@ -1,6 +1,7 @@
-"""The GET routes both servers answer, without I/O of their own: the page, /info, /runs/<id>.
+"""The GET routes both servers answer: the page, its scripts, /info, /runs/<id>.
 
-Each server adapts an ``Answer`` to its own response type and adds its own headers.
+Each server adapts an ``Answer`` to its own response type and adds its own headers. The only I/O of
+their own: the page's scripts, read once when the server starts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .protocol import parse_run_id
+from .resources import PAGE_SCRIPTS, page_scripts
 
 if TYPE_CHECKING:
     from .service import Service
@@ -20,11 +22,16 @@ logger = logging.getLogger("wsbench")
 
 # In aiohttp's route syntax; the WebSocket server matches the same paths.
 PAGE_PATHS = ("/", "/websocket.html")
+SCRIPTS_PREFIX = "/page/"
+# The allow-list of /page/: the scripts in page/ at start, by path. Only these exact paths are
+# answered, so a request's path is never joined to a directory ("/page/../schema.sql" is a 404).
+SCRIPTS = {SCRIPTS_PREFIX + name: body for name, body in page_scripts(PAGE_SCRIPTS).items()}
 INFO_PATH = "/info"
 RUNS_PREFIX = "/runs/"
-GET_ROUTES = (*PAGE_PATHS, INFO_PATH, RUNS_PREFIX + "{run_id}")
+GET_ROUTES = (*PAGE_PATHS, *SCRIPTS, INFO_PATH, RUNS_PREFIX + "{run_id}")
 
 HTML = "text/html; charset=utf-8"
+JAVASCRIPT = "text/javascript; charset=utf-8"
 JSON = "application/json"
 
 
@@ -46,6 +53,8 @@ async def answer_get(service: Service, path: str) -> Answer | None:
     """The answer to ``GET path``, or None when the path is not one of the shared routes."""
     if path in PAGE_PATHS:
         return Answer(http.HTTPStatus.OK, service.page, HTML)
+    if path in SCRIPTS:
+        return Answer(http.HTTPStatus.OK, SCRIPTS[path], JAVASCRIPT)
     if path == INFO_PATH:
         return Answer.json(http.HTTPStatus.OK, service.info())
     if path.startswith(RUNS_PREFIX):

@@ -1,4 +1,4 @@
-"""Helpers the end-to-end tests share: WebSocket runs, metrics scrapes, free ports."""
+"""Helpers the end-to-end tests share: WebSocket runs, metrics scrapes, free ports, page scripts."""
 
 from __future__ import annotations
 
@@ -6,13 +6,22 @@ import asyncio
 import json
 import socket
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
+from wsbench.resources import PAGE_SCRIPTS
 from wsbench.testing.server import ServerProcess
+
+# Paths beside the page's scripts that every port must refuse (404), however they are spelled.
+REFUSED_SCRIPT_PATHS = (
+    "/page/../schema.sql",
+    "/page/%2e%2e/schema.sql",
+    "/page/..%2fschema.sql",
+    "/page/x.js",
+)
 
 
 async def open_run(
@@ -69,3 +78,12 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def assert_script(status: int, headers: Mapping[str, str], body: bytes, name: str) -> None:
+    """``GET /page/<name>``'s answer: that file of page/, as JavaScript, not sniffed, not cached."""
+    assert status == 200
+    assert headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cache-Control"] == "no-store"
+    assert body == (PAGE_SCRIPTS / name).read_bytes()

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from wsbench.client import send_run
+from wsbench.resources import PAGE, PAGE_SCRIPTS
 from wsbench.testing.server import ROOT, ServerProcess
 
 from .conftest import MYSQL_URL, Database, missing
@@ -63,6 +64,9 @@ async def test_nginx_spreads_clients_over_two_servers_and_nothing_is_lost(
     nginx = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"])
     try:
         await wait_until_answering(f"http://127.0.0.1:{listen}/info")
+        for path, body in (("/", PAGE), ("/page/modes.js", PAGE_SCRIPTS / "modes.js")):
+            with urllib.request.urlopen(f"http://127.0.0.1:{listen}{path}") as response:
+                assert response.read() == body.read_bytes()  # the page and its scripts, routed
         run_ids = [database.new_run_id() for _ in range(20)]
         results = await asyncio.gather(
             *(

@@ -10,7 +10,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from wsbench.resources import PAGE
+from wsbench.resources import PAGE, PAGE_SCRIPTS
 from wsbench.testing.server import LISTENING, ROOT
 
 
@@ -57,19 +57,25 @@ def test_pip_install_gives_working_commands_outside_the_checkout(tmp_path: Path)
                 break
         else:
             raise AssertionError("the installed server exited before listening")
-        with urllib.request.urlopen(
-            f"http://{match['host']}:{match['port']}/", timeout=10
-        ) as response:
+        base = f"http://{match['host']}:{match['port']}"
+        with urllib.request.urlopen(f"{base}/", timeout=10) as response:
             assert response.read() == PAGE.read_bytes()
+        for script in sorted(PAGE_SCRIPTS.glob("*.js")):  # what the page loads, served too
+            with urllib.request.urlopen(f"{base}/page/{script.name}", timeout=10) as response:
+                assert response.read() == script.read_bytes()
         located = subprocess.run(
-            [bin_dir / "python", "-c", "import wsbench.resources as r; print(r.PAGE, r.SCHEMA)"],
+            [
+                bin_dir / "python",
+                "-c",
+                "import wsbench.resources as r; print(r.PAGE, r.PAGE_SCRIPTS, r.SCHEMA)",
+            ],
             cwd=elsewhere,
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         assert re.fullmatch(
-            r"\S+/site-packages/wsbench/data/websocket\.html \S+/schema\.sql\n", located
+            r"(\S+/site-packages/wsbench/data/)websocket\.html \1page \1schema\.sql\n", located
         )
     finally:
         server.terminate()

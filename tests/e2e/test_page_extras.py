@@ -171,3 +171,38 @@ def test_download_holds_every_run_of_the_page(
     assert report["server_info"]["store"] == "mysql"
     assert report["page"].startswith("file://") and "autorun=compare" in report["page"]
     assert report["user_agent"] == page.evaluate("navigator.userAgent")
+
+
+def test_modes_the_browser_cannot_run_are_left_out_and_the_others_run(
+    browser, mysql_server: ServerProcess, database: Database
+):
+    context = browser.new_context()
+    context.add_init_script("delete window.WebSocket")  # as in a browser without the API
+    try:
+        page = context.new_page()
+        url = page_url(mysql_server, n=100, nhttp=50, autorun="compare")
+        results = run(page, url, database)
+        assert [r["transport"] + "/" + r["mode"] for r in results] == [
+            "http/one-at-a-time",
+            "http/concurrent",
+        ]
+        assert page.locator("#mode option").all_inner_texts() == [
+            "HTTP, one at a time",
+            "HTTP, concurrent",
+        ]
+        assert re.fullmatch(
+            r"Not supported by Chrome \d+: WebSocket, pipelined \(no WebSocket API\); "
+            r"WebSocket, one at a time \(no WebSocket API\)\.",
+            page.inner_text("#unsupported"),
+        )
+        page.goto(page_url(mysql_server, n=100, autorun=1))  # a run of one asked for by name
+        page.wait_for_function(DONE)
+        result = page.evaluate("window.benchmarkResult")
+        assert page.evaluate("document.body.dataset.state") == "error"
+        assert re.fullmatch(r"not supported by Chrome \d+: no WebSocket API", result["error"])
+        assert re.fullmatch(
+            r"WebSocket, pipelined: not supported by Chrome \d+: no WebSocket API",
+            page.inner_text("#message"),
+        )
+    finally:
+        context.close()

@@ -21,7 +21,7 @@ from wsbench.service import interface_addresses
 from wsbench.testing.server import SERVER, ServerProcess
 
 from .conftest import Database, Target, apply_schema
-from .helpers import numbers, open_run, send_run
+from .helpers import REFUSED_SCRIPT_PATHS, assert_script, numbers, open_run, send_run
 
 
 async def test_n_numbers_make_exactly_n_rows(target: Target, database: Database):
@@ -174,10 +174,13 @@ async def test_the_page_is_served(mysql_server: ServerProcess, port: str):
     base = http_base(mysql_server, port)
     with urllib.request.urlopen(f"{base}/") as response:
         assert response.headers["Content-Type"] == "text/html; charset=utf-8"
-        assert b"benchmarkResult" in response.read()
-    with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(f"{base}/nothing-here")
-    assert error.value.code == 404
+        assert b'<script src="page/runner.js">' in response.read()
+    with urllib.request.urlopen(f"{base}/page/runner.js") as response:
+        assert_script(response.status, response.headers, response.read(), "runner.js")
+    for path in ("/nothing-here", *REFUSED_SCRIPT_PATHS):
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"{base}{path}")
+        assert error.value.code == 404, path
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from wsbench.testing.server import ROOT, SERVER, ServerProcess
 from wsbench.tls import make_self_signed
 
 from .conftest import MYSQL_URL, Database
-from .helpers import open_run
+from .helpers import REFUSED_SCRIPT_PATHS, assert_script, open_run
 from .test_hostile import BODIES, Chunked
 
 FINGERPRINT = re.compile(r"SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})")
@@ -94,11 +94,18 @@ async def test_posts_over_https_use_the_port_s_own_http_version(
     assert database.count(run_id) == 50
 
 
-async def test_the_page_and_info_are_served_over_https(tls_server: ServerProcess):
+async def test_the_page_its_scripts_and_info_are_served_over_https(tls_server: ServerProcess):
     async with http_client(tls_server, False) as client:
         page = await client.get(f"https://{tls_server.host}:{tls_server.port}/")
         info = (await client.get(f"{tls_server.http_url}/info")).json()
     assert page.status_code == 200 and b"<title>" in page.content
+    ws_base = f"https://{tls_server.host}:{tls_server.port}"
+    for base, http2 in ((ws_base, False), (tls_server.http_url, False), (tls_server.h2_url, True)):
+        async with http_client(tls_server, http2) as client:
+            script = await client.get(f"{base}/page/http.js")
+            assert_script(script.status_code, script.headers, script.content, "http.js")
+            for path in REFUSED_SCRIPT_PATHS:
+                assert (await client.get(base + path)).status_code == 404, base + path
     assert (info["tls"], info["h2_port"], info["http_port"]) == (
         True,
         tls_server.h2_port,

@@ -5,10 +5,14 @@ from __future__ import annotations
 import http
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from wsbench.batching import Row
-from wsbench.routes import GET_ROUTES, answer_get
+from wsbench.resources import PAGE_SCRIPTS, page_scripts
+from wsbench.routes import GET_ROUTES, SCRIPTS, answer_get
 from wsbench.vocabulary import StoreKind
 
 
@@ -68,4 +72,48 @@ async def test_other_paths_are_not_shared_routes() -> None:
     service = FakeService(CountingStore())
     for path in ("/metrics", "/numbers", "/nope", "/info/"):
         assert await answer_get(service, path) is None  # type: ignore[arg-type]
-    assert GET_ROUTES == ("/", "/websocket.html", "/info", "/runs/{run_id}")
+    assert list(GET_ROUTES) == ["/", "/websocket.html", *SCRIPTS, "/info", "/runs/{run_id}"]
+
+
+async def test_every_script_in_page_is_served_as_javascript() -> None:
+    names = sorted(path.name for path in PAGE_SCRIPTS.glob("*.js"))
+    assert "runner.js" in names
+    assert list(SCRIPTS) == [f"/page/{name}" for name in names]
+    for name in names:
+        assert await answer(f"/page/{name}") == (
+            http.HTTPStatus.OK,
+            "text/javascript; charset=utf-8",
+            (PAGE_SCRIPTS / name).read_bytes(),
+        )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/page/../schema.sql",
+        "/page/../websocket.html",
+        "/page/%2e%2e/schema.sql",
+        "/page/..%2fschema.sql",
+        "/page/./common.js",
+        "/page//common.js",
+        "/page/common.js/",
+        "/page/COMMON.JS",
+        "/page/common",
+        "/page/nope.js",
+        "/page/",
+        "/page",
+        "/common.js",
+    ],
+)
+async def test_only_the_allow_listed_scripts_are_answered(path: str) -> None:
+    assert await answer_get(FakeService(CountingStore()), path) is None  # type: ignore[arg-type]
+
+
+def test_the_allow_list_holds_the_scripts_directly_in_the_directory(tmp_path: Path) -> None:
+    (tmp_path / "a.js").write_text("1")
+    (tmp_path / "notes.txt").write_text("not a script")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.js").write_text("2")
+    (tmp_path / "dir.js").mkdir()
+    assert page_scripts(tmp_path) == {"a.js": b"1"}
+    assert page_scripts(tmp_path / "missing") == {}
