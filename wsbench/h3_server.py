@@ -25,7 +25,7 @@ from aioquic.h3.events import (
     WebTransportStreamDataReceived,
 )
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ConnectionTerminated, ProtocolNegotiated, QuicEvent, StreamReset
+from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent, StreamReset
 
 from .https_server import HttpsServer
 from .service import Service
@@ -120,7 +120,9 @@ class H3Protocol(QuicConnectionProtocol):
 
     def quic_event_received(self, event: QuicEvent) -> None:
         """Route QUIC's events to HTTP/3, and count the connection while it lives."""
-        if isinstance(event, ProtocolNegotiated):
+        if isinstance(event, HandshakeCompleted):
+            # Refused only now: a close before the handshake is confirmed goes in packets that
+            # QUIC strips of their reason (RFC 9000, 10.2.3), so the client would not learn why.
             limit = self.server.service.config.max_connections
             if len(self.server.connections) >= limit:
                 self._quic.close(

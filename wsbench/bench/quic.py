@@ -102,8 +102,11 @@ async def quic_connection(
         assert isinstance(client, QuicClient)
         client.authority = parts.netloc
         client.transmit()
-        async with asyncio.timeout(timeout_s):
-            await client.wait_connected()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await client.wait_connected()
+        except ConnectionError:  # aioquic's says nothing: the server's reason does
+            raise QuicClosed(client.closed_reason or "QUIC handshake failed") from None
         yield client
 
 
