@@ -55,6 +55,7 @@ def test_bad_host_lists_are_refused_with_a_reason(url: str, reason: str) -> None
     [
         (errorcode.ER_LOCK_DEADLOCK, False, Failure.RETRY),  # 1213: Galera certification conflict
         (errorcode.ER_UNKNOWN_COM_ERROR, False, Failure.NEXT_NODE),  # 1047: WSREP not ready
+        (errorcode.ER_ERROR_DURING_COMMIT, False, Failure.NEXT_NODE),  # 1180: primary lost
         (errorcode.CR_SERVER_LOST, True, Failure.NEXT_NODE),  # 2013
         (errorcode.CR_SERVER_GONE_ERROR, True, Failure.NEXT_NODE),  # 2006
         (errorcode.CR_SERVER_LOST_EXTENDED, True, Failure.NEXT_NODE),  # 2055

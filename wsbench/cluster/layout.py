@@ -19,7 +19,7 @@ MYSQL_PORT = 3306
 # pause, an overloaded host) is evicted and must rejoin.
 EVS_TUNED = (
     "evs.suspect_timeout=PT1S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S;"
-    "evs.keepalive_period=PT0.3S"
+    "evs.keepalive_period=PT0.3S;evs.inactive_check_period=PT0.2S;evs.join_retrans_period=PT0.2S"
 )
 GCACHE = "gcache.size=64M"  # large enough that a node back within minutes rejoins by IST
 

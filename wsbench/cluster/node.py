@@ -78,14 +78,20 @@ def start(node: NodeLayout, new_cluster: bool = False) -> subprocess.Popen[bytes
 
 
 def pid(node: NodeLayout) -> int | None:
-    """The process id of the node's mariadbd, when it runs (checked against its option file)."""
-    try:
-        number = int(node.pid_file.read_text().split()[0])
-        command = Path(f"/proc/{number}/cmdline").read_bytes()
-    except (OSError, ValueError, IndexError):
-        return None
-    # A stale pid file may name another process now: never signal one that is not this node's.
-    return number if str(node.config_file).encode() in command else None
+    """The process id of the node's mariadbd, when it runs (found by its option file)."""
+    # Not the pid file: mariadbd writes it only once it has joined, and a killed node leaves a
+    # stale one behind.
+    wanted = f"--defaults-file={node.config_file}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in words and Path(words[0].decode(errors="replace")).name == "mariadbd":
+            return int(entry.name) if _alive(int(entry.name)) else None
+    return None
 
 
 async def query(node: NodeLayout, sql: str, timeout_s: float = 10) -> str:

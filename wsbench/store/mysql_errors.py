@@ -31,6 +31,9 @@ TRANSIENT_MYSQL_ERRORS = {
 UNREACHABLE = (errorcode.CR_CONN_HOST_ERROR, errorcode.CR_CONNECTION_ERROR)
 # Galera: the node is not in the primary component (cut off, or a minority), or still joining.
 WSREP_NOT_READY = errorcode.ER_UNKNOWN_COM_ERROR  # 1047, "WSREP has not yet prepared node"
+# Galera at COMMIT when the node lost the primary component meanwhile: "Got error ... during
+# COMMIT" / "Not connected to Primary Component". Another node may take the retried batch.
+COMMIT_FAILED = errorcode.ER_ERROR_DURING_COMMIT  # 1180
 # A certification conflict at COMMIT (Galera), a deadlock or lock wait (InnoDB): the same node
 # takes the retried transaction.
 RETRY_SAME_NODE = {errorcode.ER_LOCK_DEADLOCK, errorcode.ER_LOCK_WAIT_TIMEOUT}
@@ -48,7 +51,11 @@ def classify(errno: int | None, lost: bool = False) -> Failure:
     """Where a write that failed with ``errno`` goes next; ``lost``: the connection broke."""
     if errno in RETRY_SAME_NODE:
         return Failure.RETRY
-    if lost or errno == WSREP_NOT_READY or errno in TRANSIENT_MYSQL_ERRORS or errno in (None, -1):
+    if (
+        lost
+        or errno in (WSREP_NOT_READY, COMMIT_FAILED, None, -1)
+        or errno in TRANSIENT_MYSQL_ERRORS
+    ):
         return Failure.NEXT_NODE
     return Failure.PERMANENT
 
