@@ -1,10 +1,11 @@
 "use strict";
 // The fetch transport: one POST per number to the server's port for an HTTP version, one at a time or
-// all at once, labelled with the protocol the browser really used. Registers http/* and http2/*;
-// another HTTP version is one more registerHttp call at the end.
+// all at once, labelled with the protocol the browser really used. Registers http/*, http2/* and
+// http3/*; another HTTP version is one more registerHttp call at the end.
 (() => {
   const { RETRY_GIVE_UP_MS, RunError, newResult, newLatencies, recordProgress, httpBase, tlsBase, listText,
-          certificateProblem, abortMessage, verifyRows, watchStall, retryPolicy, sleep } = wsbench;
+          certificateProblem, abortMessage, verifyRows, watchStall, retryPolicy, sleep, browserName, isWebKitGtk,
+          http3Advice } = wsbench;
 
   // Chromium fails fetches with ERR_INSUFFICIENT_RESOURCES beyond about 1,200 pending requests. It sends
   // only 6 at a time anyway, so with this many queued the server sees the same load as with all N.
@@ -12,6 +13,9 @@
   const HTTP_503_RETRIES = 3; // "not stored" (the database was out of reach): resent this often, then an error
   // Resource Timing entries arrive a little after the answers they time: wait this long for the last ones.
   const TIMING_WAIT_MS = 5000;
+  // A browser moves an origin to HTTP/3 after an answer's Alt-Svc (Firefox) or at once (Chromium when
+  // told to): this many GETs, this far apart, before the run is declared to have fallen back.
+  const H3_PROBES = 10, H3_PROBE_GAP_MS = 100;
 
   // POST number i as position i of the run (seq: the server stores each (run, seq) once, so a resend is
   // safe). An answer counts as acked (200) or as an error (anything else; a 503 "not stored" is resent
@@ -97,6 +101,29 @@
     return result.protocol === expected ? null : `${used} ${result.protocol} for POST ${url}`;
   }
 
+  // Before the clock: GET /info from the HTTP/3 port until the browser speaks HTTP/3 to it, so the run
+  // neither pays for the switch nor mixes protocols. Throws with what the browser spoke instead.
+  async function switchToHttp3(base, signal) {
+    let spoke = "nothing";
+    for (let probe = 1; probe <= H3_PROBES; probe++) {
+      const url = `${base}/info?h3probe=${probe}`;
+      let response;
+      try {
+        response = await fetch(url, { signal, cache: "no-store" });
+        await response.arrayBuffer();
+      } catch (e) {
+        if (signal.aborted) throw e;
+        throw new Error(`GET ${url} failed (${e.message}) — is the server's HTTP/3 port reachable?`);
+      }
+      for (let wait = 0; wait < 50 && !performance.getEntriesByName(url).length; wait++) await sleep(10, signal);
+      spoke = performance.getEntriesByName(url).at(-1)?.nextHopProtocol || "an unnamed protocol";
+      if (spoke === "h3") return;
+      await sleep(H3_PROBE_GAP_MS, signal);
+    }
+    throw new Error(`HTTP/3 mode, but ${browserName()} still spoke ${spoke} to ${base} after ${H3_PROBES} requests. ` +
+      http3Advice(new URL(base).host, null));
+  }
+
   // One mode of an HTTP version (see registerHttp): its POSTs go to the version's port.
   async function runHttp({ server, n, info, infoError, progress, signal, onStatus = () => {} }, transport, version, concurrent) {
     const result = newResult(transport, concurrent ? "concurrent" : "one-at-a-time", n, info);
@@ -115,6 +142,14 @@
     // One signal for the user's cancel, a stall, and a failed request that ends the others.
     const local = new AbortController();
     const abort = AbortSignal.any([signal, local.signal]);
+    if (version.protocol === "h3") {
+      onStatus("Waiting for the browser to speak HTTP/3…");
+      try {
+        await switchToHttp3(base, abort);
+      } catch (e) {
+        throw new RunError(abort.aborted ? abortMessage(abort) : e.message, result);
+      }
+    }
     const stopStall = watchStall(progress, n, (why) => local.abort(new Error(why)));
     const latencies = newLatencies(n, false);
     const context = { signal: abort, progress, result, retryDelay: retryPolicy(progress), answered: false, answers: 0, latencies };
@@ -161,7 +196,7 @@
     for (const concurrent of [false, true]) {
       wsbench.registerMode(`${transport}/${concurrent ? "concurrent" : "one-at-a-time"}`, {
         label: `${version.label}, ${concurrent ? "concurrent" : "one at a time"}`, perRequest: true, offered: version.offered,
-        run: (options) => runHttp(options, transport, version, concurrent),
+        supported: version.supported, run: (options) => runHttp(options, transport, version, concurrent),
       });
     }
   }
@@ -169,4 +204,7 @@
   registerHttp("http", { label: "HTTP", name: "HTTP/1.1", protocol: "http/1.1", port: (info) => info.http_port });
   registerHttp("http2", { label: "HTTP/2", name: "HTTP/2", protocol: "h2", port: (info) => info.h2_port,
                           offered: (info) => (info?.tls === true && Number.isInteger(info.h2_port)) || "the server has no HTTP/2 port: start it with --tls" });
+  registerHttp("http3", { label: "HTTP/3", name: "HTTP/3", protocol: "h3", port: (info) => info.h3_port,
+                          supported: () => !isWebKitGtk() || "its network library (libsoup) has no HTTP/3",
+                          offered: (info) => (info?.tls === true && Number.isInteger(info.h3_port)) || "the server has no HTTP/3 port: start it with --tls" });
 })();

@@ -32,15 +32,35 @@
   // The registered mode a result is of.
   const modeOf = (result) => modes.get(`${result.transport}/${result.mode}`);
 
+  // WebKitGTK (Epiphany, MiniBrowser): Safari's engine on Linux, whose user agent names Safari with a
+  // made-up version.
+  function isWebKitGtk() {
+    const ua = navigator.userAgent;
+    return /Safari\//.test(ua) && /X11|Linux/.test(ua) && !/Chrome|Chromium|Edg|Firefox|Android/.test(ua);
+  }
+
   // "Firefox 153", "Chrome 156", "Safari 18.0": for the user, who may not know which engine they run.
   function browserName() {
     const ua = navigator.userAgent;
+    if (isWebKitGtk()) return "WebKitGTK";
     for (const [name, pattern] of [["Edge", /Edg\/(\d+)/], ["Firefox", /Firefox\/(\d+)/], ["Chrome", /Chrome\/(\d+)/],
                                    ["Safari", /Version\/([\d.]+).* Safari\//]]) {
       const match = ua.match(pattern);
       if (match) return `${name} ${match[1]}`;
     }
     return "this browser";
+  }
+
+  // How to make a browser speak HTTP/3 to this server, whose certificate no browser ships a root for:
+  // Chromium must be told at start, Firefox follows the server's Alt-Svc once allowed to.
+  function http3Advice(host, info) {
+    const where = info?.h3_port ? `${host.replace(/:\d+$/, "")}:${info.h3_port}` : host;
+    const key = info?.certificate?.spki_sha256 ?? "KEY (certificate.spki_sha256 in GET /info)";
+    const chromium = `--origin-to-force-quic-on=${where} --ignore-certificate-errors-spki-list=${key} ` +
+      "--user-data-dir=/tmp/wsbench-chromium";
+    return `Chromium and Chrome use HTTP/3 to a certificate of a root they do not ship only when started with ${chromium}; ` +
+      "Firefox does after one answer's Alt-Svc once about:config sets " +
+      "network.http.http3.disable_when_third_party_roots_found to false; WebKitGTK has no HTTP/3.";
   }
 
   // What this browser lacks for the mode, or null.
@@ -58,5 +78,6 @@
   // The modes this browser supports and this server offers, in order.
   const offeredModes = (info) => [...modes.values()].filter((m) => !unsupported(m) && m.offered(info) === true).map((m) => m.id);
 
-  Object.assign(wsbench, { modes, registerMode, modeOf, browserName, unsupported, refusal, offeredModes });
+  Object.assign(wsbench, { modes, registerMode, modeOf, isWebKitGtk, browserName, http3Advice, unsupported, refusal,
+                           offeredModes });
 })();

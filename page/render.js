@@ -4,7 +4,7 @@
 // registry, never from a transport's name, so a new transport needs nothing here.
 (() => {
   const { PERCENTILES, BINS_PER_DECADE, LATENCY_FLOOR_MS, latencyDetails, certificateAddresses, tlsBase, modes, modeOf,
-          browserName, unsupported } = wsbench;
+          browserName, http3Advice, unsupported } = wsbench;
 
   const STORES = { mysql: "MySQL", sqlite: "SQLite" };
   const COMMITS = { group: ", group commit", "per-message": ", one INSERT + COMMIT per number (the original demo's way)" };
@@ -60,6 +60,8 @@
     const parts = links.flatMap((link, i) => [i === 0 ? "" : i === links.length - 1 ? " and " : ", ", link]);
     els.tls_note.replaceChildren("TLS server. If the browser does not trust its certificate yet (a self-signed one from --tls), open ",
       ...parts, links.length > 1 ? " once each and accept the warning." : " once and accept the warning.");
+    // WebTransport pins the certificate's hash and needs none of this; HTTP/3 fetches do.
+    if (Number.isInteger(info?.h3_port)) els.tls_note.append(` For the HTTP/3 modes: ${http3Advice(new URL(server).host, info)}`);
   }
 
   // "resent 5 requests" (a mode whose numbers are requests) or "reconnected 2 times"; nothing when there were none.

@@ -2,7 +2,8 @@
 // The page: read its inputs and URL, run the registered modes one after another, keep this session's
 // results (for the table, the chart and the download) and publish window.benchmarkResult. Loaded last.
 (() => {
-  const { BINS_PER_DECADE, latencyDetails, round3, newResult, getJson, httpBase, modes, modeOf, refusal, offeredModes, els,
+  const { BINS_PER_DECADE, latencyDetails, round3, newResult, getJson, httpBase, modes, modeOf, refusal, unsupported,
+          browserName, offeredModes, els,
           show, showServer, showModes, showUnsupported, showTlsNote, watchProgress, renderLast, renderComparison, renderLatency,
           showHistory, clearHistory, rememberRun } = wsbench;
 
@@ -77,12 +78,18 @@
     const progress = { acked: 0, errors: 0, reconnects: 0 };
     const stopProgress = watchProgress(progress, options.n, mode);
     let result;
-    try {
-      const refused = refusal(mode, options.info);
-      if (refused) throw new Error(refused);
-      result = await mode.run({ ...options, progress, onStatus: (text) => show(els.status, `${mode.label}: ${text}`), onHello: showServer });
-    } catch (e) {
-      result = { ...(e.result ?? newResult(mode.transport, mode.mode, options.n, options.info)), error: e.message };
+    const lacking = unsupported(mode);
+    if (lacking) { // reported as such, with why: not a failure of the server or the network
+      const message = `not supported by ${browserName()}: ${lacking}`;
+      result = { ...newResult(mode.transport, mode.mode, options.n, options.info), unsupported: message, error: message };
+    } else {
+      try {
+        const refused = refusal(mode, options.info);
+        if (refused) throw new Error(refused);
+        result = await mode.run({ ...options, progress, onStatus: (text) => show(els.status, `${mode.label}: ${text}`), onHello: showServer });
+      } catch (e) {
+        result = { ...(e.result ?? newResult(mode.transport, mode.mode, options.n, options.info)), error: e.message };
+      }
     }
     stopProgress();
     runsByMode.set(id, [...(runsByMode.get(id) ?? []), result]);
@@ -129,18 +136,19 @@
     const server = els.server.value.trim();
     // Cancelled while fetching /info: the first mode sees the aborted signal and fails with it.
     const known = await loadInfo(server, controller.signal).catch(() => ({ info: null }));
-    // A compare run: every mode this browser and server offer (with TLS, the HTTP/2 ones too); a single run: as asked.
-    if (compare) ids = ids.filter((id) => offeredModes(known.info).includes(id));
+    // A compare run: every mode the server offers (with TLS, HTTP/2 and HTTP/3 too), those this browser
+    // cannot run reported as not supported while the others run; a single run: as asked.
+    if (compare) ids = ids.filter((id) => modes.get(id).offered(known.info) === true);
     const results = [];
     for (const id of ids) {
       const n = compare && modes.get(id).perRequest ? ns.nhttp : ns.n;
       results.push(await runMode(id, { server, n, signal: controller.signal, ...known }));
-      if (results.at(-1).error) break;
+      if (results.at(-1).error && !(compare && results.at(-1).unsupported)) break;
     }
     current = null;
     setRunning(false);
     // The message names the failed mode, except for a cancel: the user knows what they cancelled.
-    const failed = results.find((r) => r.error);
+    const failed = results.find((r) => r.error && !(compare && r.unsupported));
     const label = failed && modeOf(failed).label;
     publish(compare ? results : results[0], failed && (failed.error === CANCELLED ? CANCELLED : `${label}: ${failed.error}`));
   }

@@ -260,6 +260,7 @@ class Sessions:
         h3 = connection.h3
         assert h3 is not None
         if status is not http.HTTPStatus.OK:
+            logger.debug("WebTransport session refused with %d: %s", status.value, reason)
             h3.send_headers(
                 stream_id,
                 [(b":status", str(status.value).encode()), (b"content-type", b"text/plain")],
@@ -280,8 +281,11 @@ class Sessions:
         url = urlsplit(headers.get(":path", ""))
         if url.path != WEBTRANSPORT_PATH:
             return http.HTTPStatus.NOT_FOUND, f"WebTransport is at {WEBTRANSPORT_PATH}", ""
-        if headers.get("origin") not in self.service.origins:
-            return http.HTTPStatus.FORBIDDEN, "origin not allowed", ""
+        origin = headers.get("origin")
+        if origin == "file://":  # Chromium's WebTransport names a page from disk so, not "null"
+            origin = "null"
+        if origin not in self.service.origins:
+            return http.HTTPStatus.FORBIDDEN, f"origin not allowed: {origin}", ""
         try:
             run = parse_run_id(parse_qs(url.query).get("run", [""])[0])
         except ValueError as exc:
