@@ -24,10 +24,10 @@
     return `https://${host}:${info.h3_port}${info.webtransport_path}?run=${encodeURIComponent(run)}`;
   }
 
-  // The server's own self-signed certificate is pinned by its hash (valid 14 days at most, as WebTransport
-  // requires); any other must chain to a root the browser trusts.
+  // A certificate WebTransport can pin (ECDSA, valid 14 days at most, as --tls makes) is pinned by its
+  // hash, so no root is needed; any other must chain to a root the browser trusts.
   function sessionOptions(info) {
-    if (info.certificate?.self_signed !== true) return {};
+    if (info.certificate?.pinnable !== true) return {};
     const value = Uint8Array.from(atob(info.certificate.sha256), (c) => c.charCodeAt(0));
     return { serverCertificateHashes: [{ algorithm: "sha-256", value }] };
   }
@@ -119,10 +119,12 @@
     }
   }
 
-  // The timed part over the stream, as the WebSocket transport's: committed+1..n, all at once or each after
-  // the last one's ack; acks are cumulative for the run. Dropped when the session ends first.
-  async function exchange({ session, incoming, writer }, n, pipelined, committed, { progress, result, signal, clock, latencies }) {
+  // The timed part over the stream, as the WebSocket transport's: committed+1..n, all at once (up to the
+  // hello's window of numbers not yet acked: QUIC does not hold a sender back while commits lag) or each
+  // after the last one's ack; acks are cumulative for the run. Dropped when the session ends first.
+  async function exchange({ session, incoming, writer, hello }, n, pipelined, committed, { progress, result, signal, clock, latencies }) {
     const sentAt = latencies.sent, errorsBefore = progress.errors;
+    const window = pipelined ? (Number.isInteger(hello.window) && hello.window > 0 ? hello.window : n) : 1;
     let sent = committed, failed = null;
     const fail = (error) => { failed ??= error; session.close(); };
     const onAbort = () => fail(new Error(abortMessage(signal)));
@@ -130,15 +132,23 @@
     const stopStall = watchStall(progress, n, (why) => fail(new Error(why)));
     // A write resolves once the bytes are queued; a failed write shows as the session's end.
     const sendNext = () => { sentAt[sent] = performance.now(); writer.write(encoder.encode(`${++sent}\n`)).catch(() => {}); };
-    const done = () => progress.acked + progress.errors - errorsBefore >= n;
+    const settled = () => progress.acked + progress.errors - errorsBefore;
+    const done = () => settled() >= n;
+    const sendMore = () => { while (sent < n && sent - settled() < window) sendNext(); };
     try {
       progress.acked = committed;
       clock.t0 ??= performance.now();
       if (!done()) {
-        if (pipelined) while (sent < n) sendNext();
-        else sendNext();
-        for await (const line of incoming) {
-          const msg = parseLine(line);
+        sendMore();
+        for (;;) {
+          let line;
+          try {
+            line = await incoming.next();
+          } catch (e) { // the session failed under the stream: a drop, which the run survives
+            throw failed ?? new Dropped(`Session lost before the run finished (${e.message})`);
+          }
+          if (line.done) break;
+          const msg = parseLine(line.value);
           if (typeof msg?.acked === "number") {
             progress.acked = msg.acked;
             cover(latencies, Math.min(msg.acked, sent), performance.now());
@@ -149,7 +159,7 @@
             continue;
           }
           if (done()) break;
-          if (!pipelined && progress.acked + progress.errors - errorsBefore >= sent) sendNext();
+          sendMore();
         }
       }
       if (failed) throw failed;

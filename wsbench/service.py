@@ -188,8 +188,8 @@ class Service:
                 {
                     "sha256": self.certificate.sha256,
                     "spki_sha256": self.certificate.spki_sha256,
-                    # WebTransport takes a hash only for a certificate valid 14 days at most.
-                    "self_signed": self.certificate.self_signed,
+                    # Whether WebTransport can pin it by its hash (ECDSA, 14 days at most).
+                    "pinnable": self.certificate.pinnable,
                 }
                 if self.certificate
                 else None

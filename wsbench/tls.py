@@ -23,6 +23,7 @@ from .config import Config
 from .store import StartupError
 
 SELF_SIGNED_DAYS = 7  # long enough for a benchmark session, short enough to be thrown away
+PINNABLE_DAYS = 14  # the longest validity WebTransport's serverCertificateHashes accepts
 SELF_SIGNED_NAMES = ("127.0.0.1", "::1", "localhost")
 
 
@@ -35,6 +36,8 @@ class Certificate:
     self_signed: bool
     fingerprint: str  # SHA-256 of the certificate, AA:BB:...
     sha256: str  # base64 SHA-256 of the DER certificate: WebTransport's serverCertificateHashes
+    # Whether a page may pin it by that hash: WebTransport takes ECDSA keys valid 14 days at most.
+    pinnable: bool
     spki_sha256: str  # base64 SHA-256 of the public key: Chromium's --ignore-...-spki-list
     not_after: datetime.datetime
 
@@ -97,6 +100,9 @@ def load(cert: Path, key: Path, self_signed: bool) -> Certificate:
             self_signed=self_signed,
             fingerprint=parsed.fingerprint(hashes.SHA256()).hex(":").upper(),
             sha256=base64.b64encode(parsed.fingerprint(hashes.SHA256())).decode(),
+            pinnable=isinstance(parsed.public_key(), ec.EllipticCurvePublicKey)
+            and parsed.not_valid_after_utc - parsed.not_valid_before_utc
+            <= datetime.timedelta(days=PINNABLE_DAYS),
             spki_sha256=base64.b64encode(hashlib.sha256(spki).digest()).decode(),
             not_after=parsed.not_valid_after_utc,
         )

@@ -88,7 +88,11 @@ class Session:
                 return
             feed.resume_after(committed or 0)
             info = self.service.info()
-            await self.send(hello_message(**info, run=feed.run_id, committed=feed.acked))
+            # window: the most numbers the client may have sent and not seen acked (see
+            # stream_data: QUIC's flow control does not hold a sender back while commits lag).
+            window = self.service.config.max_pending
+            hello = hello_message(**info, run=feed.run_id, committed=feed.acked, window=window)
+            await self.send(hello)
             acks = asyncio.create_task(feed.send_acks())
             await self.receive()
         finally:

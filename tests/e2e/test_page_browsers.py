@@ -1,5 +1,6 @@
 """The page's main scenarios in every browser (Chromium and Firefox), against real servers and
-the real MariaDB: a big pipelined run, every mode with and without TLS, and the error state."""
+the real MariaDB: a big pipelined run, every cleartext mode, the page over HTTPS, and the error
+state. Every mode over TLS, HTTP/3 and WebTransport among them: test_page_quic."""
 
 from wsbench.testing.browser import open_page, run_page
 from wsbench.testing.server import ServerProcess, page_url
@@ -47,27 +48,6 @@ def test_page_reports_a_server_that_is_not_running(any_browser):
     result = run_page(any_browser, url)  # the server is gone now
     assert result["state"] == "error"
     assert "Could not connect" in result["error"]
-
-
-def test_compare_over_tls_runs_six_modes_each_on_the_protocol_it_names(
-    any_browser, tls_server: ServerProcess, database: Database
-):
-    url = page_url(tls_server, n=500, nhttp=200, autorun="compare")
-    state, results = open_page(any_browser, url)
-    database.run_ids.extend(result["run"] for result in results)
-    assert state == "done", results
-    assert [(r["transport"], r["mode"], r["protocol"], r["tls"]) for r in results] == [
-        ("websocket", "pipelined", "websocket", True),
-        ("websocket", "one-at-a-time", "websocket", True),
-        ("http", "one-at-a-time", "http/1.1", True),
-        ("http", "concurrent", "http/1.1", True),
-        ("http2", "one-at-a-time", "h2", True),
-        ("http2", "concurrent", "h2", True),
-    ]
-    for result in results:
-        n = 500 if result["transport"] == "websocket" else 200
-        assert (result["n"], result["acked"], result["errors"]) == (n, n, 0)
-        assert result["rows_verified"] == n == database.count(result["run"])
 
 
 def test_the_page_served_over_https_finds_its_wss_server(

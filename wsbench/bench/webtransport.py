@@ -195,7 +195,9 @@ async def stream_run(
     if ready is not None:
         await ready.wait()
     lines = [f"{seq}\n".encode() for seq in range(1, run.n + 1)]
-    limit = len(lines) if window is None else window
+    # The server takes at most hello["window"] numbers not yet acked (QUIC's flow control does not
+    # hold a sender back while the writer is busy), so that bounds any window asked for.
+    limit = min(len(lines) if window is None else window, hello.get("window") or len(lines))
     room = asyncio.Event()
 
     async def send_rest() -> None:

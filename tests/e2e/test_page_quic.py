@@ -1,0 +1,139 @@
+"""The page's HTTP/3 and WebTransport modes in every browser, against a real --tls server and the
+real MariaDB: every mode on the protocol it names, a mode a browser lacks reported as such, and a
+WebTransport run resumed across a server restart."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wsbench.resources import PAGE
+from wsbench.testing.browser import DONE, Browser, BrowserMissing, BrowserName, launch, open_page
+from wsbench.testing.server import ServerProcess, page_url
+from wsbench.tls import make_self_signed
+
+from .conftest import MYSQL_URL, Database, missing
+from .helpers import free_port
+
+ELEVEN = [
+    ("websocket", "pipelined", "websocket"),
+    ("websocket", "one-at-a-time", "websocket"),
+    ("http", "one-at-a-time", "http/1.1"),
+    ("http", "concurrent", "http/1.1"),
+    ("http2", "one-at-a-time", "h2"),
+    ("http2", "concurrent", "h2"),
+    ("http3", "one-at-a-time", "h3"),
+    ("http3", "concurrent", "h3"),
+    ("webtransport", "pipelined", "webtransport"),
+    ("webtransport", "one-at-a-time", "webtransport"),
+    ("webtransport", "datagrams", "webtransport"),
+]
+# What WebKitGTK lacks (libsoup has no HTTP/3; no WebTransport API): reported, not run.
+WEBKIT_LACKS = {"http3": "no HTTP/3", "webtransport": "no WebTransport API"}
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One self-signed certificate for the module's servers, so a restarted one shows the same."""
+    return make_self_signed(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def quic_server(database: Database, certificate: tuple[Path, Path]) -> Iterator[ServerProcess]:
+    """A --tls server, HTTP/3 and WebTransport on its UDP port, writing to MySQL."""
+    cert, key = certificate
+    with ServerProcess("--db", MYSQL_URL, "--tls-cert", str(cert), "--tls-key", str(key)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=list(BrowserName))
+def quic_browser(request: pytest.FixtureRequest, quic_server: ServerProcess) -> Iterator[Browser]:
+    """Each browser in turn, launched to speak HTTP/3 to the module's server where it can."""
+    origin = quic_server.quic_origin()
+    assert origin is not None
+    try:
+        with launch(request.param, [origin]) as launched:
+            yield launched
+    except BrowserMissing as exc:
+        missing(str(exc))
+
+
+def lacks_quic(browser: Browser) -> bool:
+    """WebKitGTK: neither HTTP/3 nor WebTransport."""
+    page = browser.new_page()
+    try:
+        page.goto(PAGE.as_uri())  # a secure context: WebTransport is not offered elsewhere
+        return page.evaluate("typeof WebTransport") == "undefined"
+    finally:
+        page.close()
+
+
+def test_compare_over_tls_runs_eleven_modes_each_on_the_protocol_it_names(
+    quic_browser: Browser, quic_server: ServerProcess, database: Database
+):
+    url = page_url(quic_server, n=400, nhttp=150, autorun="compare")
+    state, results = open_page(quic_browser, url)
+    database.run_ids.extend(result["run"] for result in results)
+    assert state == "done", results
+    assert [(r["transport"], r["mode"]) for r in results] == [mode[:2] for mode in ELEVEN]
+    lacking = lacks_quic(quic_browser)
+    for result, (transport, _, protocol) in zip(results, ELEVEN, strict=True):
+        if lacking and transport in WEBKIT_LACKS:
+            assert result["unsupported"].startswith("not supported by WebKitGTK: "), result
+            assert WEBKIT_LACKS[transport] in result["unsupported"]
+            assert database.count(result["run"]) == 0
+            continue
+        n = 400 if transport in ("websocket", "webtransport") else 150
+        assert (result["protocol"], result["tls"]) == (protocol, True), result
+        assert (result["n"], result["acked"], result["errors"]) == (n, n, 0), result
+        assert result["rows_verified"] == n == database.count(result["run"])
+        assert result["elapsed_ms"] > 0
+
+
+def test_webtransport_run_resumes_after_the_server_restarts(
+    quic_browser: Browser, database: Database, certificate: tuple[Path, Path]
+):
+    if lacks_quic(quic_browser):
+        pytest.skip("no WebTransport in this browser (the compare test checks it says so)")
+    cert, key = certificate
+    # The same ports and certificate after the restart: the page reconnects to what it knew.
+    ports = ("--port", str(free_port()), "--http-port", str(free_port()))
+    ports += ("--h2-port", str(free_port()), "--h3-port", str(free_port()))
+    args = ("--db", MYSQL_URL, "--tls-cert", str(cert), "--tls-key", str(key), *ports)
+    args += ("--max-pending", "1000")  # so the run cannot finish before the restart
+    n, restart_after = 20_000, 2000
+    servers = [ServerProcess(*args)]
+    page = quic_browser.new_page()
+    try:
+        run_id = database.new_run_id()
+        url = page_url(servers[0], n=n, autorun=1, run=run_id, mode="webtransport/pipelined")
+        page.goto(url)
+        deadline = time.monotonic() + 60
+        while database.count(run_id) <= restart_after:
+            assert time.monotonic() < deadline, "the run made no progress in 60 s"
+            time.sleep(0.005)  # the polling interval
+        servers[0].process.send_signal(signal.SIGTERM)
+        assert servers[0].process.wait(timeout=30) == 0, servers[0].log
+        servers.append(ServerProcess(*args))
+        page.wait_for_function(DONE, timeout=120_000)
+        result = page.evaluate("window.benchmarkResult")
+        state = page.evaluate("document.body.dataset.state")
+    finally:
+        page.close()
+        for server in servers:
+            server.stop()
+    assert state == "done", (result.get("error"), result)
+    assert (result["transport"], result["mode"], result["protocol"]) == (
+        "webtransport",
+        "pipelined",
+        "webtransport",
+    )
+    assert (result["acked"], result["errors"], result["rows_verified"]) == (n, 0, n)
+    assert result["reconnects"] >= 1
+    assert database.count(run_id) == n
+    distinct = "SELECT COUNT(DISTINCT number) FROM test.testing WHERE run_id = %s"
+    assert database.query(distinct, run_id)[0][0] == n
