@@ -33,3 +33,8 @@ def test_a_node_commits_durably_with_the_tuned_timeouts() -> None:
 
 def test_the_grants_admit_the_bridge_subnet() -> None:
     assert "'wsbench'@'10.215.0.%'" in grants()
+
+
+def test_galeras_own_failure_detection_when_asked() -> None:
+    nodes = layouts(3, Path("/tmp/c"))
+    assert 'wsrep_provider_options = "gcache.size=64M"' in node_config(nodes[0], nodes, evs="")

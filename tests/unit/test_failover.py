@@ -111,3 +111,11 @@ def test_the_node_written_to_stays_across_batches() -> None:
     rotation.after(Failure.NEXT_NODE, 0.1)
     rotation.start_batch()
     assert rotation.node == ("h2", 3307)
+
+
+def test_no_node_answering_names_every_node_and_the_cluster_command() -> None:
+    url = parse_database_url("mysql://u@10.0.0.1:3306,10.0.0.2:3306/test")
+    error = mysql.connector.Error(msg="Can't connect", errno=errorcode.CR_CONN_HOST_ERROR)
+    message = explain(error, url)
+    assert message.startswith("no database node answers at 10.0.0.1:3306,10.0.0.2:3306: start")
+    assert "python -m wsbench.cluster up" in message

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..resources import SCHEMA
 from . import network
 from . import node as nodes
-from .layout import STATE_DIR, NodeLayout, cluster_url, grants, layouts
+from .layout import EVS_TUNED, STATE_DIR, NodeLayout, cluster_url, grants, layouts
 from .node import NodeStatus
 from .process import ClusterError
 
@@ -33,9 +33,10 @@ class Cluster:
     and ``bootstrap`` are the faults and repairs the tests use.
     """
 
-    def __init__(self, size: int = 3, state_dir: Path = STATE_DIR) -> None:
+    def __init__(self, size: int = 3, state_dir: Path = STATE_DIR, evs: str = EVS_TUNED) -> None:
         self.nodes = layouts(size, state_dir)
         self.state_dir = state_dir
+        self.evs = evs  # Galera's failure detection: tuned for a LAN, or "" for its defaults
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
     @property
@@ -75,7 +76,7 @@ class Cluster:
             os.chmod(self.state_dir, 0o755)
             await network.build(self.nodes)
             for layout in self.nodes:
-                nodes.prepare(layout, self.nodes)
+                nodes.prepare(layout, self.nodes, self.evs)
             first = self.nodes[0]
             await nodes.install(first)
             await self._start(first, new_cluster=True)

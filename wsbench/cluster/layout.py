@@ -94,7 +94,10 @@ def layouts(count: int = 3, state_dir: Path = STATE_DIR) -> tuple[NodeLayout, ..
 
 
 def node_config(node: NodeLayout, peers: tuple[NodeLayout, ...], evs: str = EVS_TUNED) -> str:
-    """The option file of one node: durable commits, Galera with the tuned timeouts."""
+    """The option file of one node: durable commits, Galera with the tuned timeouts.
+
+    ``evs``: Galera's failure detection settings; "" keeps its defaults.
+    """
     addresses = ",".join(peer.address for peer in peers)
     return f"""# wsbench cluster node {node.name}: written by python -m wsbench.cluster
 [mariadbd]
@@ -121,7 +124,7 @@ wsrep_cluster_address = gcomm://{addresses}
 wsrep_node_address = {node.address}
 wsrep_node_name = {node.name}
 wsrep_sst_method = rsync
-wsrep_provider_options = "{evs};{GCACHE}"
+wsrep_provider_options = "{evs + ";" if evs else ""}{GCACHE}"
 """
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .layout import NodeLayout, node_config
+from .layout import EVS_TUNED, NodeLayout, node_config
 from .process import ClusterError, run
 
 START_TIMEOUT_S = 90  # a joiner's state transfer (rsync SST) on a busy two-core machine
@@ -39,10 +39,10 @@ class NodeStatus:
         return f"{self.state or '?'}, {self.cluster or '?'} component of {self.size}"
 
 
-def prepare(node: NodeLayout, peers: tuple[NodeLayout, ...]) -> None:
+def prepare(node: NodeLayout, peers: tuple[NodeLayout, ...], evs: str = EVS_TUNED) -> None:
     """The node's directory and option file, owned by mysql."""
     node.datadir.mkdir(parents=True, exist_ok=True)
-    node.config_file.write_text(node_config(node, peers))
+    node.config_file.write_text(node_config(node, peers, evs))
     for path in (node.directory, node.datadir):
         shutil.chown(path, "mysql", "mysql")
 

@@ -30,6 +30,7 @@ from .base import (
 from .failover import Rotation, Step, node_name
 from .mysql_errors import (
     UNREACHABLE,
+    Failure,
     classify_error,
     explain,
     is_transient,
@@ -162,50 +163,55 @@ class MySQLStore(ThreadedStore):
         )
 
     def _open(self) -> None:
-        try:
-            self._writer = self._first_answering()
-            self.max_allowed_packet = int(scalar(self._writer, "SELECT @@max_allowed_packet"))
-            cursor = self._writer.cursor()
-            cursor.execute(f"SELECT run_id, seq, number FROM {TABLE} LIMIT 0")
-            cursor.fetchall()
-            cursor.close()
-            if scalar(self._writer, OLD_KEY, (TABLE,)):
-                logger.warning(
-                    "table %s still has wsbench 0.2's surrogate id: run `%s` again to make "
-                    "(run_id, seq) its primary key, which about halves the database's work per row",
-                    self.target,
-                    schema_command(),
-                )
-            if scalar(self._writer, CASELESS_RUN_ID, (TABLE,)):
-                logger.warning(
-                    "table %s compares run ids without case, so runs named alike but for case "
-                    "(run=a, run=A) would share rows and the second one's numbers would be lost: "
-                    "run `%s` again to compare them byte by byte",
-                    self.target,
-                    schema_command(),
-                )
-        except mysql.connector.Error as exc:
-            unreachable = exc.errno in UNREACHABLE
-            error = DatabaseUnreachable if unreachable else StartupError
-            where = self.url if unreachable else self._node_url(self._writes.node)
-            raise error(explain(exc, where)) from None
+        # With several nodes, the first that answers and is primary; the others are named in the
+        # log as they are passed over.
+        for remaining in range(len(self.url.nodes) - 1, -1, -1):
+            try:
+                self._open_on_node()
+                return
+            except mysql.connector.Error as exc:
+                self._drop_writer()
+                unreachable = exc.errno in UNREACHABLE
+                here = self._node_url(self._writes.node)
+                if remaining and classify_error(exc) is Failure.NEXT_NODE:
+                    self._writes.after(Failure.NEXT_NODE, 0)
+                    logger.warning(
+                        "database node %s: %s; trying %s",
+                        node_name(here.nodes[0]),
+                        describe(exc),
+                        node_name(self._writes.node),
+                    )
+                    continue
+                error = DatabaseUnreachable if unreachable else StartupError
+                raise error(explain(exc, self.url if unreachable else here)) from None
+
+    def _open_on_node(self) -> None:
+        """Connect the writer to the current node and check the table there."""
+        self._writer = self._connect(autocommit=True)
+        self.max_allowed_packet = int(scalar(self._writer, "SELECT @@max_allowed_packet"))
+        cursor = self._writer.cursor()
+        cursor.execute(f"SELECT run_id, seq, number FROM {TABLE} LIMIT 0")
+        cursor.fetchall()
+        cursor.close()
+        if scalar(self._writer, OLD_KEY, (TABLE,)):
+            logger.warning(
+                "table %s still has wsbench 0.2's surrogate id: run `%s` again to make "
+                "(run_id, seq) its primary key, which about halves the database's work per row",
+                self.target,
+                schema_command(),
+            )
+        if scalar(self._writer, CASELESS_RUN_ID, (TABLE,)):
+            logger.warning(
+                "table %s compares run ids without case, so runs named alike but for case "
+                "(run=a, run=A) would share rows and the second one's numbers would be lost: "
+                "run `%s` again to compare them byte by byte",
+                self.target,
+                schema_command(),
+            )
 
     def _node_url(self, node: tuple[str, int]) -> DatabaseURL:
         """The URL of one node, as connections and messages about that node use it."""
         return dataclasses.replace(self.url, host=node[0], port=node[1], hosts=())
-
-    def _first_answering(self) -> CMySQLConnection:
-        """A connection to the first node that answers, starting with the current one."""
-        for node in self.url.nodes[1:]:
-            try:
-                return self._connect(autocommit=True)
-            except mysql.connector.Error as exc:
-                if exc.errno not in UNREACHABLE:
-                    raise
-                here = self._node_url(self._writes.node)
-                logger.warning("%s; trying %s", explain(exc, here), node_name(node))
-                self._writes.after(classify_error(exc), 0)
-        return self._connect(autocommit=True)
 
     def _insert(self, rows: Sequence[Row]) -> None:
         if self.clustered:

@@ -90,6 +90,12 @@ def explain(error: mysql.connector.Error, url: DatabaseURL, option: str = "--db"
     """
     where = url.unix_socket or ",".join(node_name(node) for node in url.nodes)
     fix = schema_command()
+    if error.errno in UNREACHABLE and len(url.nodes) > 1:
+        return (
+            f"no database node answers at {where}: start them (the local cluster: "
+            "`sudo python -m wsbench.cluster up`; see `... status`), or list running nodes "
+            f"in {option}"
+        )
     if error.errno in UNREACHABLE:
         return (
             f"cannot connect to MySQL at {where}: is it running? Start it with "
