@@ -47,14 +47,19 @@ pytestmark = pytest.mark.timeout(150)
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """Three Galera nodes for the whole module, stopped and removed at its end."""
+def prerequisites() -> None:
+    """Root, MariaDB, galera-4, rsync and nginx, or a skip (a failure in CI) naming what lacks."""
     if shutil.which("nginx") is None:
         missing("nginx is not installed (apt-get install nginx-light)")
     try:
         check_prerequisites()
     except ClusterError as exc:
         missing(str(exc))
+
+
+@pytest.fixture(scope="module")
+def cluster(prerequisites: None) -> Iterator[Cluster]:
+    """Three Galera nodes for the whole module, stopped and removed at its end."""
     made = Cluster()
     try:
         asyncio.run(made.up())
@@ -180,6 +185,16 @@ async def sending(
         return result
 
     return asyncio.create_task(run())
+
+
+async def test_a_start_that_fails_cleans_up_and_shows_the_nodes_log(prerequisites: None):
+    # First in the module, before the module's cluster: one local cluster at a time.
+    bad = Cluster(evs="evs.suspect_timeout=PT1S;evs.keepalive_period=PT0.5S")  # out of range
+    with pytest.raises(ClusterError, match=r"(?s)node n1 exited.*keepalive_period.*out of range"):
+        await bad.up()
+    assert not bad.state_dir.exists()
+    assert not any(Path("/run/netns", node.namespace).exists() for node in bad.nodes)
+    assert not Path("/sys/class/net/wsbc0").exists()
 
 
 async def under_load(server: ServerProcess, fault: Callable[[], Awaitable[None]]) -> Load:
