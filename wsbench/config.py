@@ -255,9 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         default=None,
         help=(
-            "mysql://user:password@host:port/database, sqlite:///file.db, or null: to store "
-            f"nothing (default: ${DB_ENV}, else {DEFAULT_DB}, else the same over MySQL's unix "
-            f"socket, else {FALLBACK_DB} when no MySQL answers)"
+            "mysql://user:password@host:port/database (several hosts, e.g. a Galera cluster's: "
+            "host1:port,host2:port,...; the server fails over between them), sqlite:///file.db, "
+            f"or null: to store nothing (default: ${DB_ENV}, else {DEFAULT_DB}, else the same "
+            f"over MySQL's unix socket, else {FALLBACK_DB} when no MySQL answers)"
         ),
     )
     parser.add_argument(
