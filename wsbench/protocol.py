@@ -145,3 +145,16 @@ def seqs_datagrams(seqs: Iterable[int], max_size: int) -> Iterator[bytes]:
         size += len(item) + 1
     if chunk:
         yield f'{{"seqs":[{",".join(chunk)}]}}'.encode()
+
+
+VARINT_LIMITS = ((1 << 6, 0, 1), (1 << 14, 0x40, 2), (1 << 30, 0x80, 4), (1 << 62, 0xC0, 8))
+
+
+def encode_varint(value: int) -> bytes:
+    """QUIC's variable-length integer (RFC 9000, 16), as capsules carry their type and length."""
+    for limit, prefix, size in VARINT_LIMITS:
+        if 0 <= value < limit:
+            encoded = bytearray(value.to_bytes(size, "big"))
+            encoded[0] |= prefix
+            return bytes(encoded)
+    raise ValueError(f"{value} does not fit in a QUIC varint")

@@ -17,13 +17,13 @@ import struct
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import FrameType, H3Stream
 from aioquic.h3.events import WebTransportStreamDataReceived
 
 from .protocol import (
     FrameError,
     LineSplitter,
+    encode_varint,
     error_message,
     hello_message,
     parse_datagram,
@@ -188,7 +188,7 @@ class Session:
         assert h3 is not None
         text = reason.encode()[:REASON_BYTES]
         payload = struct.pack("!I", code) + text
-        capsule = encode_uint_var(CLOSE_SESSION_CAPSULE) + encode_uint_var(len(payload)) + payload
+        capsule = encode_varint(CLOSE_SESSION_CAPSULE) + encode_varint(len(payload)) + payload
         self.closed = True
         try:
             self.connection._quic.send_stream_data(self.stream_id, b"", end_stream=True)

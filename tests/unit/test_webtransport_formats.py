@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from wsbench.protocol import (
     FrameError,
     LineSplitter,
+    encode_varint,
     parse_datagram,
     seq_ranges,
     seqs_datagrams,
@@ -98,3 +99,23 @@ def test_a_server_without_http3_has_no_quic_origin():
     assert QuicOrigin.of("127.0.0.1", {"h3_port": None, "certificate": None}) is None
     info = {"h3_port": 8768, "certificate": {"sha256": "A", "spki_sha256": "B"}}
     assert QuicOrigin.of("::1", info) == QuicOrigin("::1", 8768, "B")
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        (0, "00"),
+        (63, "3f"),
+        (64, "4040"),
+        (0x2843, "6843"),
+        (16384, "80004000"),
+        (2**30, "c000000040000000"),
+    ],
+)
+def test_quic_varints_as_rfc_9000_writes_them(value: int, encoded: str):
+    assert encode_varint(value).hex() == encoded
+
+
+def test_a_varint_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="does not fit"):
+        encode_varint(2**62)
