@@ -123,9 +123,7 @@ def main() -> int:
                             raise SystemExit(f"{name} {transport}/{mode}: {done.stderr[-2000:]}")
                         spent = (cpu_seconds(pid) - before) / n * 1e6
                         samples.setdefault((transport, mode, name), []).append(spent)
-    print(
-        f"server CPU per number (µs), {args.runs} runs each, --db null:, bench client on aioquic"
-    )
+    print(f"server CPU per number (µs), {args.runs} runs each, --db null:, bench client on aioquic")
     for transport, mode, _, n in CASES:
         aioquic, qh3 = samples[transport, mode, "aioquic"], samples[transport, mode, "qh3"]
         ratios = [a / b for a, b in zip(aioquic, qh3, strict=True) if b > 0]
