@@ -73,6 +73,34 @@ def test_browser_benchmark_runs_each_browser_and_labels_every_case(
         assert len(case["server_cpu_ms"]) == 1 and 0 < case["machine_busy"][0] <= 1, case
 
 
+def test_browser_benchmark_over_tls_labels_the_quic_modes_and_what_an_engine_lacks(
+    database: Database, tmp_path: Path
+):
+    out = tmp_path / "tls.json"
+    command = [sys.executable, "benchmarks/browser.py", "--compare", "--tls", "--commit", "group"]
+    command += ["-n", "200", "--nhttp", "30", "--runs", "1", "--warmup", "0", "--no-wire"]
+    command += ["--browser", "chromium,webkit", "--json", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and "cannot start a browser" in result.stderr:
+        missing(result.stderr.strip())
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    database.run_ids.extend(run for case in document["cases"] for run in case["run_ids"])
+    cases = {(case["browser"]["name"], case["mode"]): case for case in document["cases"]}
+    assert len(cases) == 22  # eleven modes in each engine
+    quic = {"http3": "h3 (TLS)", "webtransport": "webtransport (TLS)"}
+    for (browser, mode), case in cases.items():
+        transport = mode.split("/")[0]
+        if browser == "webkit" and transport in quic:  # WebKitGTK has neither: said, not run
+            assert case["unsupported"].startswith("not supported by WebKitGTK: "), case
+            assert case["elapsed_ms"] == [] and case["run_ids"] == []
+            assert f"{case['label']:<40} not supported by WebKitGTK" in result.stdout
+            continue
+        assert case["unsupported"] is None and len(case["elapsed_ms"]) == 1, case
+        if transport in quic:
+            assert case["protocol"] == quic[transport], case
+
+
 def test_commit_latency_compares_a_quiet_machine_with_a_busy_browser():
     command = [sys.executable, "benchmarks/commit_latency.py", "--seconds", "1"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -173,7 +173,7 @@ def test_download_holds_every_run_of_the_page(
     assert report["user_agent"] == page.evaluate("navigator.userAgent")
 
 
-def test_modes_the_browser_cannot_run_are_left_out_and_the_others_run(
+def test_modes_the_browser_cannot_run_are_reported_and_the_others_run(
     browser, mysql_server: ServerProcess, database: Database
 ):
     context = browser.new_context()
@@ -183,9 +183,17 @@ def test_modes_the_browser_cannot_run_are_left_out_and_the_others_run(
         url = page_url(mysql_server, n=100, nhttp=50, autorun="compare")
         results = run(page, url, database)
         assert [r["transport"] + "/" + r["mode"] for r in results] == [
+            "websocket/pipelined",
+            "websocket/one-at-a-time",
             "http/one-at-a-time",
             "http/concurrent",
         ]
+        for result in results[:2]:  # reported, with why, and nothing sent
+            assert re.fullmatch(
+                r"not supported by Chrome \d+: no WebSocket API", result["unsupported"]
+            )
+            assert result["acked"] == 0 and database.count(result["run"]) == 0
+        assert [r.get("unsupported") for r in results[2:]] == [None, None]
         assert page.locator("#mode option").all_inner_texts() == [
             "HTTP, one at a time",
             "HTTP, concurrent",
