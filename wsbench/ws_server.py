@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -19,99 +18,17 @@ from websockets.http11 import Request, Response
 
 from .protocol import (
     FrameError,
-    ack_message,
     error_message,
     hello_message,
     parse_number,
     parse_run_id,
 )
 from .routes import Answer, answer_get
+from .runs import RunFeed, Runs
 from .service import Service
 from .vocabulary import Transport
 
 logger = logging.getLogger("wsbench")
-
-
-class RunConnection:
-    """One WebSocket connection feeding one run: sequence numbers, commits, and its acks."""
-
-    transport = Transport.WEBSOCKET
-
-    def __init__(self, websocket: ServerConnection, run_id: str) -> None:
-        self.websocket = websocket
-        self.run_id = run_id
-        self.acked = 0  # committed numbers of the whole run, including earlier connections
-        self.next_seq = 1  # the seq of the next number: the receive loop counts it up
-        self.resumed_at = 1  # this connection's first seq
-        self.not_stored = 0
-        self.rejected = 0
-        self.acks_sent = 0
-        self.superseded = False  # another connection has taken over this run
-        self.settled = asyncio.Event()  # set when the last number in flight settled
-        self._failures: list[str] = []
-        self._news = asyncio.Event()
-        self._delivered = asyncio.Event()  # set while every ack is on the wire
-        self._delivered.set()
-
-    def resume_after(self, committed: int) -> None:
-        """Continue a run whose first ``committed`` numbers are already stored."""
-        self.acked = committed
-        self.next_seq = self.resumed_at = committed + 1
-
-    @property
-    def received(self) -> int:
-        """Numbers this connection submitted for a commit."""
-        return self.next_seq - self.resumed_at
-
-    @property
-    def in_flight(self) -> int:
-        """Numbers submitted and neither committed nor failed yet."""
-        # Derived, so the receive loop only counts next_seq up: nothing else per number.
-        return self.next_seq - 1 - self.acked - self.not_stored
-
-    async def until_settled(self) -> None:
-        """Wait until nothing of this connection is in flight."""
-        self.settled.clear()
-        if self.in_flight:
-            await self.settled.wait()
-
-    def committed(self, count: int) -> None:
-        """Count newly committed rows; the ack sender reports them."""
-        self.acked += count
-        self._settle(count)
-
-    def failed(self, count: int, reason: str) -> None:
-        """Remember rows that were not committed; the ack sender reports them."""
-        self.not_stored += count
-        self._failures.append(json.dumps({"error": reason, "not_stored": count}))
-        self._settle(count)
-
-    def _settle(self, count: int) -> None:
-        if not self.in_flight:
-            self.settled.set()
-        self._news.set()
-        self._delivered.clear()
-
-    async def send_acks(self) -> None:
-        """Send one cumulative ack per wake-up, however many commits happened meanwhile."""
-        # A task of its own, so one slow reader never holds up the writer or other clients.
-        try:
-            while True:
-                await self._news.wait()
-                self._news.clear()
-                failures, self._failures = self._failures, []
-                for failure in failures:
-                    await self.websocket.send(failure)
-                await self.websocket.send(ack_message(self.acked))
-                self.acks_sent += 1
-                if not self._news.is_set():
-                    self._delivered.set()
-        finally:
-            self._delivered.set()  # closed: nothing more can be delivered
-
-    async def acks_delivered(self) -> None:
-        """Wait until the latest ack has been sent."""
-        await self._delivered.wait()
 
 
 class WebSocketServer:
@@ -119,7 +36,7 @@ class WebSocketServer:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.runs: dict[str, RunConnection] = {}  # the connection currently feeding each run
+        self.runs = Runs()  # the connection currently feeding each run
         self.open_connections = 0
         self.stopping = False
         service.metrics.gauge(
@@ -154,19 +71,15 @@ class WebSocketServer:
         self.stopping = True
         server.server.close()  # no new connections; handshakes under way get 503
         await self.service.writer.flush()
-        connections = list(self.runs.values())
-        if connections:
-            delivered = asyncio.gather(*(feed.acks_delivered() for feed in connections))
-            with contextlib.suppress(TimeoutError):  # a client that stopped reading
-                await asyncio.wait_for(delivered, self.service.config.ping_timeout)
+        await self.runs.acks_delivered(self.service.config.ping_timeout)
 
     async def handle(self, websocket: ServerConnection) -> None:
         """Attach the connection to its run, then read numbers until it closes."""
         self.open_connections += 1
-        feed = RunConnection(websocket, run_id_of(websocket.request))
+        feed = RunFeed(websocket, run_id_of(websocket.request), Transport.WEBSOCKET)
         opened = time.monotonic()
         try:
-            await self.take_over(feed)
+            await self.runs.take_over(feed)
             try:
                 committed = await self.service.store.count_rows(feed.run_id)
             except Exception as exc:  # noqa: BLE001 - the client is told to come back
@@ -178,15 +91,14 @@ class WebSocketServer:
             await websocket.send(hello)
             acks = asyncio.create_task(feed.send_acks())
             try:
-                await self.receive(feed)
+                await self.receive(feed, websocket)
             finally:
                 acks.cancel()
         except ConnectionClosed:
             pass
         finally:
             self.open_connections -= 1
-            if self.runs.get(feed.run_id) is feed:
-                del self.runs[feed.run_id]
+            self.runs.release(feed)
         logger.debug(
             "run %s: connection closed after %.3f s: %d numbers received, "
             "%d acked in %d acks, %d rejected",
@@ -198,23 +110,12 @@ class WebSocketServer:
             feed.rejected,
         )
 
-    async def take_over(self, feed: RunConnection) -> None:
-        """Make ``feed`` the run's only connection, once the previous one's rows are settled."""
-        # A reconnecting client may arrive before the server noticed its old connection died.
-        while (previous := self.runs.get(feed.run_id)) is not None:
-            previous.superseded = True
-            await previous.websocket.close(CloseCode.POLICY_VIOLATION, "run resumed elsewhere")
-            await previous.until_settled()
-            if self.runs.get(feed.run_id) is previous:
-                del self.runs[feed.run_id]
-        self.runs[feed.run_id] = feed
-
-    async def receive(self, feed: RunConnection) -> None:
+    async def receive(self, feed: RunFeed, websocket: ServerConnection) -> None:
         """Parse each frame; queue numbers for the writer, answer bad frames with an error."""
         # The hot path: per number, a parse, a row and a submit; everything else is derived
         # (the frame's index, what is in flight) or counted per batch (the metrics).
         writer, submit, run_id = self.service.writer, self.service.writer.submit, feed.run_id
-        async for message in feed.websocket:
+        async for message in websocket:
             if self.stopping or feed.superseded:
                 # Dropped and never acked, so the client sends it again after reconnecting.
                 # Reading on lets the closing handshake through the frames still in flight.
@@ -225,7 +126,7 @@ class WebSocketServer:
                 feed.rejected += 1
                 self.service.metrics.rejected[Transport.WEBSOCKET] += 1
                 frame = feed.received + feed.rejected  # this connection's frames so far
-                await feed.websocket.send(error_message(str(exc), frame))
+                await websocket.send(error_message(str(exc), frame))
                 continue
             seq = feed.next_seq
             submit(feed, (run_id, seq, number))
