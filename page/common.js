@@ -195,6 +195,39 @@ window.wsbench = (() => {
     };
   }
 
+  // A run over one ordered channel (a WebSocket, a WebTransport stream) that survives drops: connect,
+  // hear the hello, exchange from what it says is committed, and after a drop connect again with
+  // backoff. connect(resuming) resolves to { hello, helloAt, ... }, which exchange(connection,
+  // committed) gets; retryable(error, started) says whether an error is a drop the run outlives.
+  async function resumeRun({ n, pipelined, context, connect, exchange, retryable, onStatus, onHello }) {
+    const { progress, latencies, clock, signal } = context;
+    const retryDelay = retryPolicy(progress);
+    for (let failures = 0; ;) { // in a row, since the last hello
+      const resuming = clock.t0 !== null;
+      try {
+        const connection = await connect(resuming);
+        if (resuming) progress.reconnects += 1;
+        failures = 0;
+        const committed = Number.isInteger(connection.hello.committed) ? connection.hello.committed : 0;
+        // Committed while the connection was down: acked by this hello, each from its last send.
+        cover(latencies, committed, connection.helloAt);
+        onHello(connection.hello); // DOM work happens here, before the clock starts (or while it runs through an outage)
+        onStatus(pipelined ? "Sending and waiting for acks…" : "Sending one number, waiting for its ack, and so on…");
+        await exchange(connection, committed);
+        return;
+      } catch (e) {
+        if (!retryable(e, clock.t0 !== null)) throw e;
+        const delay = retryDelay(failures++);
+        if (delay === null) {
+          throw new Error(`Gave up reconnecting after ${RETRY_GIVE_UP_MS / 1000} s without progress ` +
+            `(${progress.acked} of ${n} acked); last: ${e.message}`);
+        }
+        onStatus(`${e.message}. Reconnecting in ${delay / 1000} s…`);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
   function sleep(ms, signal) {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(new Error(abortMessage(signal)));
@@ -206,5 +239,5 @@ window.wsbench = (() => {
 
   return { HELLO_TIMEOUT_MS, RETRY_GIVE_UP_MS, RunError, newResult, PERCENTILES, BINS_PER_DECADE, LATENCY_FLOOR_MS,
            latencyDetails, newLatencies, cover, recordProgress, round3, httpBase, tlsBase, certificateAddresses, listText,
-           certificateProblem, abortMessage, getJson, verifyRows, watchStall, retryPolicy, sleep };
+           certificateProblem, abortMessage, getJson, verifyRows, watchStall, retryPolicy, resumeRun, sleep };
 })();

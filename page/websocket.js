@@ -2,8 +2,8 @@
 // The WebSocket transport: numbers as text frames over one connection, cumulative acks back; a run
 // resumes over a new connection after a drop. Registers websocket/pipelined and websocket/one-at-a-time.
 (() => {
-  const { HELLO_TIMEOUT_MS, RETRY_GIVE_UP_MS, RunError, newResult, newLatencies, cover, recordProgress, tlsBase,
-          certificateProblem, abortMessage, verifyRows, watchStall, retryPolicy, sleep } = wsbench;
+  const { HELLO_TIMEOUT_MS, RunError, newResult, newLatencies, cover, recordProgress, tlsBase,
+          certificateProblem, abortMessage, verifyRows, watchStall, resumeRun } = wsbench;
 
   const CLOSE_REASONS = { 1001: "going away", 1006: "abnormal closure", 1008: "policy violation",
                           1009: "message too big", 1011: "server error", 1012: "service restart",
@@ -141,40 +141,24 @@
     progress.acked = progress.errors = progress.reconnects = 0;
     const latencies = newLatencies(n, true);
     const context = { progress, result, signal, clock: { t0: null }, latencies };
-    const retryDelay = retryPolicy(progress);
-    let failures = 0; // in a row, since the last hello
     onStatus("Connecting…");
     try {
-      for (;;) {
-        const resuming = context.clock.t0 !== null;
-        try {
-          const { ws, hello, helloAt } = await connect(server, result, signal);
-          if (resuming && !Number.isInteger(hello.committed)) {
-            closeQuietly(ws);
+      await resumeRun({
+        n, pipelined, context, onStatus, onHello,
+        connect: async (resuming) => {
+          const connection = await connect(server, result, signal);
+          if (resuming && !Number.isInteger(connection.hello.committed)) {
+            closeQuietly(connection.ws);
             throw new Error("The connection dropped and the server cannot resume the run (no \"committed\" in its hello)");
           }
-          if (resuming) progress.reconnects += 1;
-          failures = 0;
-          result.store = hello.store ?? result.store;
-          result.commit = hello.commit ?? result.commit;
-          const committed = Number.isInteger(hello.committed) ? hello.committed : 0;
-          // Committed while the connection was down: acked by this hello, each from its last send.
-          cover(latencies, committed, helloAt);
-          onHello(hello); // DOM work happens here, before the clock starts (or while it runs through an outage)
-          onStatus(pipelined ? "Sending and waiting for acks…" : "Sending one number, waiting for its ack, and so on…");
-          await exchange(ws, n, pipelined, committed, context);
-          break;
-        } catch (e) {
-          if (!(e instanceof Dropped) || (context.clock.t0 === null && e.code !== 1013)) throw e;
-          const delay = retryDelay(failures++);
-          if (delay === null) {
-            throw new Error(`Gave up reconnecting after ${RETRY_GIVE_UP_MS / 1000} s without progress ` +
-              `(${progress.acked} of ${n} acked); last: ${e.message}`);
-          }
-          onStatus(`${e.message}. Reconnecting in ${delay / 1000} s…`);
-          await sleep(delay, signal);
-        }
-      }
+          result.store = connection.hello.store ?? result.store;
+          result.commit = connection.hello.commit ?? result.commit;
+          return connection;
+        },
+        exchange: ({ ws }, committed) => exchange(ws, n, pipelined, committed, context),
+        // Not retried: a first connection that never opened or was closed with anything but 1013.
+        retryable: (e, started) => e instanceof Dropped && (started || e.code === 1013),
+      });
     } catch (e) {
       // The first connection never opened, over TLS: perhaps the browser does not trust the certificate.
       const base = e instanceof Dropped && !e.opened && !signal.aborted ? tlsBase(server) : null;

@@ -5,8 +5,8 @@
 // "SEQ NUMBER" each, are answered with {"seqs": [[first, last], ...]}, and are resent until acked.
 // Registers webtransport/pipelined, webtransport/one-at-a-time and webtransport/datagrams.
 (() => {
-  const { HELLO_TIMEOUT_MS, RETRY_GIVE_UP_MS, RunError, newResult, newLatencies, cover, recordProgress, abortMessage,
-          verifyRows, watchStall, retryPolicy, sleep } = wsbench;
+  const { HELLO_TIMEOUT_MS, RunError, newResult, newLatencies, cover, recordProgress, abortMessage, verifyRows,
+          watchStall, resumeRun } = wsbench;
 
   const encoder = new TextEncoder();
   const DATAGRAM_WINDOW = 256; // datagrams in flight: enough to fill a long link, few enough to queue nowhere
@@ -182,34 +182,15 @@
     progress.acked = progress.errors = progress.reconnects = 0;
     const latencies = newLatencies(n, true);
     const context = { progress, result, signal, clock: { t0: null }, latencies };
-    const retryDelay = retryPolicy(progress);
-    let failures = 0;
     onStatus("Opening a WebTransport session…");
     try {
-      for (;;) {
-        const resuming = context.clock.t0 !== null;
-        try {
-          const connection = await connect(url, info, result, signal);
-          const { hello, helloAt } = connection;
-          if (resuming) progress.reconnects += 1;
-          failures = 0;
-          const committed = Number.isInteger(hello.committed) ? hello.committed : 0;
-          cover(latencies, committed, helloAt);
-          onHello(hello);
-          onStatus(pipelined ? "Sending and waiting for acks…" : "Sending one number, waiting for its ack, and so on…");
-          await exchange(connection, n, pipelined, committed, context);
-          break;
-        } catch (e) {
-          if (!(e instanceof Dropped) || (context.clock.t0 === null && !e.opened) || signal.aborted) throw e;
-          const delay = retryDelay(failures++);
-          if (delay === null) {
-            throw new Error(`Gave up reconnecting after ${RETRY_GIVE_UP_MS / 1000} s without progress ` +
-              `(${progress.acked} of ${n} acked); last: ${e.message}`);
-          }
-          onStatus(`${e.message}. Reconnecting in ${delay / 1000} s…`);
-          await sleep(delay, signal);
-        }
-      }
+      await resumeRun({
+        n, pipelined, context, onStatus, onHello,
+        connect: () => connect(url, info, result, signal),
+        exchange: (connection, committed) => exchange(connection, n, pipelined, committed, context),
+        // Not retried: a cancel, and a first session that never opened.
+        retryable: (e, started) => e instanceof Dropped && (started || e.opened) && !signal.aborted,
+      });
     } catch (e) {
       throw new RunError(e.message, result);
     } finally {

@@ -9,10 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Protocol
+import logging
+from typing import Any, Protocol
 
-from .protocol import ack_message
+from .protocol import ack_message, hello_message
+from .store import Store
 from .vocabulary import Transport
+
+logger = logging.getLogger("wsbench")
 
 
 class Channel(Protocol):
@@ -106,8 +110,10 @@ class RunFeed:
         await self._delivered.wait()
 
 
-# The WebSocket close code a superseded channel gets (1008, policy violation).
+# WebSocket close codes, which WebTransport sessions reuse: a superseded channel gets 1008 (policy
+# violation), one whose run the database cannot place 1013 (try again later).
 SUPERSEDED_CODE = 1008
+TRY_AGAIN_LATER_CODE = 1013
 
 
 class Runs:
@@ -126,6 +132,21 @@ class Runs:
             if self.feeds.get(feed.run_id) is previous:
                 del self.feeds[feed.run_id]
         self.feeds[feed.run_id] = feed
+
+    async def start(self, feed: RunFeed, store: Store, info: dict[str, Any], **extra: Any) -> bool:
+        """Make ``feed`` the run's channel and greet the client with where the run stands (the
+        hello: ``info``, then ``extra``); False, the channel closed, when the store cannot say."""
+        await self.take_over(feed)
+        try:
+            committed = await store.count_rows(feed.run_id)
+        except Exception as exc:  # noqa: BLE001 - the client is told to come back
+            logger.debug("cannot resume run %s: %s", feed.run_id, exc)
+            await feed.channel.close(TRY_AGAIN_LATER_CODE, "database unavailable")
+            return False
+        feed.resume_after(committed or 0)
+        hello = hello_message(**info, run=feed.run_id, committed=feed.acked, **extra)
+        await feed.channel.send(hello)
+        return True
 
     def release(self, feed: RunFeed) -> None:
         """Forget ``feed`` when it is still the run's channel."""

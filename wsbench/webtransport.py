@@ -25,7 +25,6 @@ from .protocol import (
     LineSplitter,
     encode_varint,
     error_message,
-    hello_message,
     parse_datagram,
     parse_number,
     parse_run_id,
@@ -79,20 +78,11 @@ class Session:
         feed, runs = self.feed, self.sessions.runs
         acks: asyncio.Task[None] | None = None
         try:
-            await runs.take_over(feed)
-            try:
-                committed = await self.service.store.count_rows(feed.run_id)
-            except Exception as exc:  # noqa: BLE001 - the client is told to come back
-                logger.debug("cannot resume run %s: %s", feed.run_id, exc)
-                await self.close(1013, "database unavailable")
-                return
-            feed.resume_after(committed or 0)
-            info = self.service.info()
             # window: the most numbers the client may have sent and not seen acked (see
             # stream_data: QUIC's flow control does not hold a sender back while commits lag).
             window = self.service.config.max_pending
-            hello = hello_message(**info, run=feed.run_id, committed=feed.acked, window=window)
-            await self.send(hello)
+            if not await runs.start(feed, self.service.store, self.service.info(), window=window):
+                return
             acks = asyncio.create_task(feed.send_acks())
             await self.receive()
         finally:

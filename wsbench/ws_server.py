@@ -13,13 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from .protocol import (
     FrameError,
     error_message,
-    hello_message,
     parse_number,
     parse_run_id,
 )
@@ -79,16 +77,8 @@ class WebSocketServer:
         feed = RunFeed(websocket, run_id_of(websocket.request), Transport.WEBSOCKET)
         opened = time.monotonic()
         try:
-            await self.runs.take_over(feed)
-            try:
-                committed = await self.service.store.count_rows(feed.run_id)
-            except Exception as exc:  # noqa: BLE001 - the client is told to come back
-                logger.debug("cannot resume run %s: %s", feed.run_id, exc)
-                await websocket.close(CloseCode.TRY_AGAIN_LATER, "database unavailable")
+            if not await self.runs.start(feed, self.service.store, self.service.info()):
                 return
-            feed.resume_after(committed or 0)
-            hello = hello_message(**self.service.info(), run=feed.run_id, committed=feed.acked)
-            await websocket.send(hello)
             acks = asyncio.create_task(feed.send_acks())
             try:
                 await self.receive(feed, websocket)

@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -35,8 +34,7 @@ from wsbench.store import mysql_connect
 from wsbench.testing.server import ServerProcess
 
 from .conftest import missing
-from .helpers import free_port
-from .test_nginx import nginx_config, wait_until_answering
+from .test_nginx import behind_nginx
 
 FAILOVER_S = 6  # the servers' ?failover_timeout: a batch no node takes in 6 s fails
 TEST_TIMEOUT_S = 90  # each test, from its first number to its last check
@@ -253,35 +251,11 @@ async def test_cut_off_then_healed_node_rejoins_by_ist_with_every_row(
 async def test_two_servers_behind_nginx_one_sigkilled_clients_resume_on_the_other(
     cluster: Cluster, tmp_path: Path
 ):
-    listen = free_port()
-    ports = [(free_port(), free_port()) for _ in range(2)]
-    origin = f"http://127.0.0.1:{listen}"
     db = f"{cluster.url}?failover_timeout={FAILOVER_S}"
     load, watch = Load(), AckWatch()
-    with contextlib.ExitStack() as stack:
-        servers = [
-            stack.enter_context(
-                ServerProcess(
-                    "--db",
-                    db,
-                    "--port",
-                    str(ws),
-                    "--http-port",
-                    str(http),
-                    "--allow-origin",
-                    origin,
-                )
-            )
-            for ws, http in ports
-        ]
-        config = nginx_config(tmp_path, listen, [ws for ws, _ in ports], [h for _, h in ports])
-        nginx = subprocess.Popen(
-            ["nginx", "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"]
-        )
-        stack.callback(nginx.wait, 30)
-        stack.callback(nginx.terminate)
-        await wait_until_answering(f"{origin}/info")
-        tasks = [await sending(f"ws://127.0.0.1:{listen}", load, watch, 20_000) for _ in range(4)]
+    async with behind_nginx(tmp_path, "--db", db) as (servers, origin):
+        url = origin.replace("http://", "ws://")
+        tasks = [await sending(url, load, watch, 20_000) for _ in range(4)]
         await watch.until(lambda: watch.total >= 400)
         servers[0].process.kill()
         results = await asyncio.gather(*tasks)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
 import urllib.request
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -38,39 +40,46 @@ def nginx_config(tmp_path: Path, listen: int, ws: list[int], http: list[int]) ->
     return main
 
 
-async def test_nginx_spreads_clients_over_two_servers_and_nothing_is_lost(
-    database: Database, tmp_path: Path
-):
+@contextlib.asynccontextmanager
+async def behind_nginx(
+    tmp_path: Path, *args: str
+) -> AsyncIterator[tuple[list[ServerProcess], str]]:
+    """Two servers started with ``args`` behind nginx, once it answers: the servers and the
+    origin nginx listens on. Everything stops on exit."""
     if shutil.which("nginx") is None:
         missing("nginx is not installed (apt-get install nginx-light)")
     listen = free_port()
     ports = [(free_port(), free_port()) for _ in range(2)]
     origin = f"http://127.0.0.1:{listen}"
-    servers = [
-        ServerProcess(
-            "--db",
-            MYSQL_URL,
-            "--port",
-            str(ws),
-            "--http-port",
-            str(http),
-            "--allow-origin",
-            origin,
-            "-v",
-        )
-        for ws, http in ports
-    ]
-    config = nginx_config(tmp_path, listen, [ws for ws, _ in ports], [http for _, http in ports])
-    nginx = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"])
-    try:
-        await wait_until_answering(f"http://127.0.0.1:{listen}/info")
+    with contextlib.ExitStack() as stack:
+        servers = [
+            stack.enter_context(
+                ServerProcess(
+                    *args, "--port", str(ws), "--http-port", str(http), "--allow-origin", origin
+                )
+            )
+            for ws, http in ports
+        ]
+        config = nginx_config(tmp_path, listen, [ws for ws, _ in ports], [h for _, h in ports])
+        command = ["nginx", "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"]
+        nginx = stack.enter_context(subprocess.Popen(command))
+        stack.callback(nginx.wait, 30)
+        stack.callback(nginx.terminate)
+        await wait_until_answering(f"{origin}/info")
+        yield servers, origin
+
+
+async def test_nginx_spreads_clients_over_two_servers_and_nothing_is_lost(
+    database: Database, tmp_path: Path
+):
+    async with behind_nginx(tmp_path, "--db", MYSQL_URL, "-v") as (servers, origin):
         for path, body in (("/", PAGE), ("/page/modes.js", PAGE_SCRIPTS / "modes.js")):
-            with urllib.request.urlopen(f"http://127.0.0.1:{listen}{path}") as response:
+            with urllib.request.urlopen(f"{origin}{path}") as response:
                 assert response.read() == body.read_bytes()  # the page and its scripts, routed
         run_ids = [database.new_run_id() for _ in range(20)]
         results = await asyncio.gather(
             *(
-                send_run(f"ws://127.0.0.1:{listen}", run_id, range(1, 1001), origin=origin)
+                send_run(origin.replace("http://", "ws://"), run_id, range(1, 1001), origin=origin)
                 for run_id in run_ids
             )
         )
@@ -78,15 +87,10 @@ async def test_nginx_spreads_clients_over_two_servers_and_nothing_is_lost(
         http_run = database.new_run_id()
         async with aiohttp.ClientSession() as session:
             for seq in range(1, 51):
-                url = f"http://127.0.0.1:{listen}/numbers?run={http_run}&seq={seq}"
+                url = f"{origin}/numbers?run={http_run}&seq={seq}"
                 headers = {"Content-Type": "text/plain", "Origin": origin}
                 async with session.post(url, data=str(seq), headers=headers) as response:
                     assert response.status == 200
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=30)
-        for server in servers:
-            server.stop()
     assert all(database.count(run_id) == 1000 for run_id in run_ids)
     assert database.count(http_run) == 50
     for server in servers:  # least_conn gave each server some of the runs

@@ -4,20 +4,26 @@ WebTransport run resumed across a server restart."""
 
 from __future__ import annotations
 
-import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from wsbench.resources import PAGE
-from wsbench.testing.browser import DONE, Browser, BrowserMissing, BrowserName, launch, open_page
+from wsbench.testing.browser import (
+    Browser,
+    BrowserMissing,
+    BrowserName,
+    launch,
+    open_page,
+    run_page,
+)
 from wsbench.testing.server import ServerProcess, page_url
 from wsbench.tls import make_self_signed
 
 from .conftest import MYSQL_URL, Database, missing
 from .helpers import free_port
+from .test_page_resume import assert_every_number_once, run_across_restart
 
 ELEVEN = [
     ("websocket", "pipelined", "websocket"),
@@ -95,38 +101,25 @@ def test_compare_over_tls_runs_eleven_modes_each_on_the_protocol_it_names(
 
 
 def test_webtransport_run_resumes_after_the_server_restarts(
-    quic_browser: Browser, database: Database, certificate: tuple[Path, Path]
+    quic_browser: Browser,
+    quic_server: ServerProcess,
+    database: Database,
+    certificate: tuple[Path, Path],
 ):
-    if lacks_quic(quic_browser):
-        pytest.skip("no WebTransport in this browser (the compare test checks it says so)")
+    if lacks_quic(quic_browser):  # a run asked for by name is refused at once, and says why
+        url = page_url(quic_server, mode="webtransport/pipelined", autorun=1)
+        result = run_page(quic_browser, url)
+        assert result["state"] == "error"
+        assert result["unsupported"] == "not supported by WebKitGTK: no WebTransport API"
+        return
     cert, key = certificate
-    # The same ports and certificate after the restart: the page reconnects to what it knew.
-    ports = ("--port", str(free_port()), "--http-port", str(free_port()))
-    ports += ("--h2-port", str(free_port()), "--h3-port", str(free_port()))
-    args = ("--db", MYSQL_URL, "--tls-cert", str(cert), "--tls-key", str(key), *ports)
-    args += ("--max-pending", "1000")  # so the run cannot finish before the restart
-    n, restart_after = 20_000, 2000
-    servers = [ServerProcess(*args)]
-    page = quic_browser.new_page()
-    try:
-        run_id = database.new_run_id()
-        url = page_url(servers[0], n=n, autorun=1, run=run_id, mode="webtransport/pipelined")
-        page.goto(url)
-        deadline = time.monotonic() + 60
-        while database.count(run_id) <= restart_after:
-            assert time.monotonic() < deadline, "the run made no progress in 60 s"
-            time.sleep(0.005)  # the polling interval
-        servers[0].process.send_signal(signal.SIGTERM)
-        assert servers[0].process.wait(timeout=30) == 0, servers[0].log
-        servers.append(ServerProcess(*args))
-        page.wait_for_function(DONE, timeout=120_000)
-        result = page.evaluate("window.benchmarkResult")
-        state = page.evaluate("document.body.dataset.state")
-    finally:
-        page.close()
-        for server in servers:
-            server.stop()
-    assert state == "done", (result.get("error"), result)
+    # The same certificate and QUIC port after the restart: the page reconnects to what it knew.
+    tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+    tls += ("--h2-port", str(free_port()), "--h3-port", str(free_port()))
+    n = 20_000
+    mode = "webtransport/pipelined"
+    result, _ = run_across_restart(quic_browser, database, n, 2000, server_args=tls, mode=mode)
+    assert result["state"] == "done", (result.get("error"), result)
     assert (result["transport"], result["mode"], result["protocol"]) == (
         "webtransport",
         "pipelined",
@@ -134,6 +127,4 @@ def test_webtransport_run_resumes_after_the_server_restarts(
     )
     assert (result["acked"], result["errors"], result["rows_verified"]) == (n, 0, n)
     assert result["reconnects"] >= 1
-    assert database.count(run_id) == n
-    distinct = "SELECT COUNT(DISTINCT number) FROM test.testing WHERE run_id = %s"
-    assert database.query(distinct, run_id)[0][0] == n
+    assert_every_number_once(database, result["run"], n)

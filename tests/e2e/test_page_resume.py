@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from wsbench.testing.browser import DONE, Browser
@@ -14,14 +15,20 @@ from .helpers import free_port
 
 
 def run_across_restart(
-    browser: Browser, database: Database, n: int, restart_after: int, **params: object
+    browser: Browser,
+    database: Database,
+    n: int,
+    restart_after: int,
+    server_args: Sequence[str] = (),
+    **params: object,
 ) -> tuple[dict[str, Any], str]:
     """Run the page; once `restart_after` of its numbers are committed, stop the server with
-    SIGTERM and start a new one on the same ports. Return the page's result and its text."""
+    SIGTERM and start a new one on the same ports (and `server_args`). Return the page's result
+    and its text."""
     # --max-pending: the server reads at most about 2 x 1,000 numbers beyond those it committed,
     # so once restart_after are committed the run cannot be finished, however busy the machine.
     args = ("--db", MYSQL_URL, "--max-pending", "1000")
-    args += ("--port", str(free_port()), "--http-port", str(free_port()))
+    args += ("--port", str(free_port()), "--http-port", str(free_port()), *server_args)
     servers = [ServerProcess(*args)]
     page = browser.new_page()
     try:
