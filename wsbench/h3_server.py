@@ -73,8 +73,17 @@ class H3Server:
                     if port or attempt == PORT_ATTEMPTS:
                         raise
                     continue  # only the UDP side was free: try another port
-                yield bound
+                try:
+                    yield bound
+                finally:  # only a port that served is drained: a retried one took nothing
+                    await self.drain()
                 return
+
+    async def drain(self) -> None:
+        """Stop taking numbers, ack what was committed, answer the requests under way."""
+        await self.sessions.drain(self.service.config.ping_timeout)
+        for connection in list(self.connections):
+            await connection.finish_requests()
 
     @contextlib.asynccontextmanager
     async def serve_quic(self, port: int) -> AsyncIterator[int]:
@@ -98,9 +107,6 @@ class H3Server:
         try:
             yield server._transport.get_extra_info("sockname")[1]
         finally:
-            await self.sessions.drain(config.ping_timeout)
-            for connection in list(self.connections):
-                await connection.finish_requests()
             server.close()
 
     def protocol(self, *args: Any, **kwargs: Any) -> H3Protocol:
