@@ -1,9 +1,10 @@
 -- wsbench: the database, the table and a least-privilege user for the server.
 -- Apply with: mysql -u root < schema.sql   (as a non-root OS user: sudo mysql < schema.sql)
 -- Running it again is harmless: it creates only what is missing, and upgrades an older table to
--- the layout below (once; a big table takes a while to rebuild): wsbench 0.2's to the faster
+-- the layout below (once; a big table takes a while to rebuild): wsbench 0.2.0's to the faster
 -- primary key, and a run_id compared without case to one compared byte by byte. For a table of
--- wsbench 0.1, see "Upgrading the table" in README.md.
+-- wsbench 0.1.0, see "Upgrading from 0.1.0" in CHANGELOG.md (and "Upgrading the table" in
+-- docs/troubleshooting.md).
 
 CREATE DATABASE IF NOT EXISTS test CHARACTER SET utf8mb4;
 
@@ -20,7 +21,7 @@ CREATE TABLE IF NOT EXISTS test.testing (
   PRIMARY KEY (run_id, seq)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
--- wsbench 0.2's table had a surrogate id as its primary key and UNIQUE KEY run_seq (run_id, seq):
+-- wsbench 0.2.0's table had a surrogate id as its primary key and UNIQUE KEY run_seq (run_id, seq):
 -- make (run_id, seq) the primary key and drop the id. Nothing happens when there is no such id.
 SET @upgrade = (
   SELECT IF(COUNT(*) = 1,
