@@ -27,9 +27,11 @@ bench: $(VENV)/.dev-installed schema
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
-# Applying schema.sql is harmless when it was applied before.
-schema:
-	@$(MYSQL) < schema.sql || { echo "could not apply schema.sql: run it as a MySQL admin, e.g. sudo mysql < schema.sql" >&2; exit 1; }
+# Applying schema.sql is harmless when it was applied before. With no MySQL here (none answers, or
+# no client) one line says so and the server falls back to SQLite; a MySQL that answers but
+# refuses schema.sql stops here with the fix.
+schema: $(VENV)/.run-installed
+	@MYSQL='$(MYSQL)' PY='$(PY)' scripts/apply-schema.sh
 
 $(VENV)/.run-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
