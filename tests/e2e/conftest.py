@@ -59,6 +59,24 @@ def apply_schema(url: DatabaseURL, database: str = "test") -> subprocess.Complet
     )
 
 
+@dataclass(frozen=True)
+class ServerUser:
+    """A MySQL user a test made for a server of its own (``Database.own_user``)."""
+
+    name: str
+    schema: str = "test"
+
+    @property
+    def account(self) -> str:
+        """The account as SQL names it."""
+        return f"'{self.name}'@'127.0.0.1'"
+
+    @property
+    def url(self) -> str:
+        """The ``--db`` URL of a server writing as this user."""
+        return f"mysql://{self.name}@127.0.0.1:3306/{self.schema}"
+
+
 class Database:
     """The test's view of MariaDB: count and clean up the rows of the runs it made."""
 
@@ -66,12 +84,25 @@ class Database:
         self.url = url
         self.connection = admin_connect(url)
         self.run_ids: list[str] = []
+        self.run_prefixes: list[str] = []
 
     def new_run_id(self) -> str:
         """A run id of this test session's own, deleted at the end."""
         run_id = f"pytest-{uuid.uuid4().hex[:16]}"
         self.run_ids.append(run_id)
         return run_id
+
+    def new_run_prefix(self) -> str:
+        """A run-id prefix of this session's own, for runs whose ids a client makes up
+        (``PREFIX-...``): registered before they start, so their rows are deleted at the end even
+        when the run fails."""
+        prefix = f"pytest-{uuid.uuid4().hex[:12]}"
+        self.run_prefixes.append(prefix)
+        return prefix
+
+    def delete_runs_of(self, prefix: str) -> None:
+        """Delete the rows of every run named ``PREFIX-...``."""
+        self.query("DELETE FROM test.testing WHERE run_id LIKE %s", f"{prefix}-%")
 
     def query(self, sql: str, *params: object) -> list[tuple]:
         cursor = self.connection.cursor()
@@ -91,7 +122,28 @@ class Database:
     def cleanup(self) -> None:
         for run_id in self.run_ids:
             self.query("DELETE FROM test.testing WHERE run_id = %s", run_id)
+        for prefix in self.run_prefixes:
+            self.delete_runs_of(prefix)
         self.connection.close()
+
+    @contextlib.contextmanager
+    def own_user(self, schema: str = "test") -> Iterator[ServerUser]:
+        """A MySQL user of this test's own, with the grants schema.sql gives ``wsbench`` (SELECT
+        and INSERT on ``schema``.testing, from 127.0.0.1), dropped on exit. Killing its
+        connections or revoking its grants hits the server started with its URL only, not the
+        session's servers (nor another session's)."""
+        user = ServerUser(f"wsbt_{uuid.uuid4().hex[:12]}", schema)
+        self.query(f"CREATE USER {user.account}")
+        try:
+            self.query(f"GRANT SELECT, INSERT ON {schema}.testing TO {user.account}")
+            yield user
+        finally:
+            self.query(f"DROP USER IF EXISTS {user.account}")
+
+    def connections_of(self, user: str) -> list[int]:
+        """Ids of the MySQL connections ``user`` holds now."""
+        rows = self.query("SELECT id FROM information_schema.PROCESSLIST WHERE user = %s", user)
+        return [connection_id for (connection_id,) in rows]
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +159,15 @@ def database() -> Iterator[Database]:
     db = Database(url)
     yield db
     db.cleanup()
+
+
+@pytest.fixture
+def run_prefix(database: Database) -> Iterator[str]:
+    """A run-id prefix of this test's own, for a client that names its runs (the bench client's
+    ``--run-prefix``); its rows are deleted after the test, failed or not."""
+    prefix = database.new_run_prefix()
+    yield prefix
+    database.delete_runs_of(prefix)
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,15 @@ class LoggedProcess:
         """Everything the process printed so far."""
         return "".join(self.lines)
 
+    def mark(self) -> int:
+        """Where the log ends now: ``log_since(mark)`` is then only what was printed after it,
+        for a test sharing a long-running process with the tests before it."""
+        return len(self.lines)
+
+    def log_since(self, mark: int) -> str:
+        """What the process printed after ``mark`` (from ``mark()``)."""
+        return "".join(self.lines[mark:])
+
     def stop(self) -> int:
         """Stop with SIGTERM (SIGKILL after 20 s) and return the exit status."""
         if self.process.poll() is None:
