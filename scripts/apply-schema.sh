@@ -7,7 +7,7 @@
 #
 #   MYSQL="sudo mysql" PY=.venv/bin/python scripts/apply-schema.sh
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 MYSQL=${MYSQL:-mysql -u root}
 PY=${PY:-.venv/bin/python}
 
@@ -33,6 +33,7 @@ EOF
 )
 
 # The client is the first word of $MYSQL, or the word after sudo or env.
+# shellcheck disable=SC2086  # split into words on purpose
 set -- $MYSQL
 while [ $# -gt 1 ] && { [ "$1" = sudo ] || [ "$1" = env ]; }; do shift; done
 client=$1

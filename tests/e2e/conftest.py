@@ -23,7 +23,22 @@ from wsbench.testing.browser import Browser, BrowserMissing, BrowserName, launch
 from wsbench.testing.server import ServerProcess
 from wsbench.testing.wire import Link, WireUnavailable, private_link
 
-ADMIN_URL = os.environ.get("WSBENCH_TEST_ADMIN_DB", "mysql://root@127.0.0.1:3306/test")
+ADMIN_FILE = "/etc/wsbench/test-admin-db"  # written by scripts/setup-tests.sh, root's only
+
+
+def admin_url() -> str:
+    """The tests' MariaDB admin: $WSBENCH_TEST_ADMIN_DB, else the account scripts/setup-tests.sh
+    made (docs/testing.md), else MariaDB's root over TCP without a password."""
+    if url := os.environ.get("WSBENCH_TEST_ADMIN_DB"):
+        return url
+    try:
+        with open(ADMIN_FILE) as file:
+            return file.read().strip()
+    except OSError:  # none made, or not root
+        return "mysql://root@127.0.0.1:3306/test"
+
+
+ADMIN_URL = admin_url()
 MYSQL_URL = "mysql://wsbench@127.0.0.1:3306/test"  # the server's own user from schema.sql
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from wsbench.link.tun import LinkUnavailable, check_privileges
 from wsbench.testing.server import ROOT
 
-from .conftest import Database, missing
+from .conftest import ADMIN_URL, Database, missing
 
 
 def test_server_cpu_measures_five_servers_and_compares_them(database: Database):
@@ -101,8 +101,9 @@ def test_browser_benchmark_over_tls_labels_the_quic_modes_and_what_an_engine_lac
             assert case["protocol"] == quic[transport], case
 
 
-def test_commit_latency_compares_a_quiet_machine_with_a_busy_browser():
+def test_commit_latency_compares_a_quiet_machine_with_a_busy_browser(database: Database):
     command = [sys.executable, "benchmarks/commit_latency.py", "--seconds", "1"]
+    command += ["--db-url", ADMIN_URL]  # it makes and drops a scratch table
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     if result.returncode != 0 and "cannot start a browser" in result.stderr:
         missing(result.stderr.strip())

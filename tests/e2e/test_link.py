@@ -9,6 +9,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,11 +193,19 @@ def test_without_root_the_error_says_to_use_sudo():
     setpriv, python = shutil.which("setpriv"), "/usr/bin/python3"
     if setpriv is None or not os.access(python, os.X_OK):
         missing("setpriv and Debian's python3 run the link as nobody (apt-get install util-linux)")
-    # As nobody, with the checkout importable (a venv under /root is not readable by nobody):
-    # the error comes before anything is made or imported beyond the standard library.
-    command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    command += [python, "-m", "wsbench.link", "cable", "--", "true"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(command, cwd="/", capture_output=True, text=True, env=env, timeout=60)
+    # As nobody, with Debian's python3 (a venv under /root is not readable by nobody) and a copy
+    # of the package that nobody can read (nor can it read a checkout under /root): the error
+    # comes before anything is made or imported beyond the standard library.
+    with tempfile.TemporaryDirectory(prefix="wsbench-nobody-") as readable:
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / "wsbench", Path(readable, "wsbench"), ignore=ignore)
+        for path in [Path(readable), *Path(readable).rglob("*")]:  # whatever the umask was
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        command += [python, "-m", "wsbench.link", "cable", "--", "true"]
+        env = {**os.environ, "PYTHONPATH": readable, "PYTHONDONTWRITEBYTECODE": "1"}
+        result = subprocess.run(
+            command, cwd="/", capture_output=True, text=True, env=env, timeout=60
+        )
     assert result.returncode == 2, result
     assert "needs root" in result.stderr and "sudo" in result.stderr

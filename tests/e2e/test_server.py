@@ -11,6 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from websockets.asyncio.client import connect
@@ -20,7 +21,7 @@ from websockets.typing import Origin
 from wsbench.service import interface_addresses
 from wsbench.testing.server import SERVER, ServerProcess
 
-from .conftest import Database, Target, apply_schema
+from .conftest import ADMIN_URL, Database, Target, apply_schema
 from .helpers import REFUSED_SCRIPT_PATHS, assert_script, numbers, open_run, send_run
 
 
@@ -271,13 +272,18 @@ def test_start_up_with_a_wrong_password_says_so_without_showing_it(database: Dat
     assert "s3cret-pw" not in message
 
 
+def admin_url_of(name: str) -> str:
+    """The tests' admin account on database ``name``."""
+    return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+
+
 def start_failure_in_scratch_database(database: Database, name: str, *statements: str) -> str:
     """Start the server on a database of the test's own, made by ``statements``, then dropped."""
     database.query(f"CREATE DATABASE IF NOT EXISTS {name}")
     try:
         for statement in statements:
             database.query(statement)
-        return start_failure("--db", f"mysql://root@127.0.0.1:3306/{name}")
+        return start_failure("--db", admin_url_of(name))
     finally:
         database.query(f"DROP DATABASE {name}")
 
@@ -289,7 +295,7 @@ def test_start_up_without_the_table_says_how_to_create_it(database: Database):
 
 
 def test_start_up_without_the_database_says_how_to_create_it(database: Database):
-    message = start_failure("--db", "mysql://root@127.0.0.1:3306/wsbench_no_such_db")
+    message = start_failure("--db", admin_url_of("wsbench_no_such_db"))
     assert "database 'wsbench_no_such_db' does not exist" in message
 
 
@@ -351,7 +357,7 @@ def test_schema_makes_an_older_tables_run_ids_compare_byte_by_byte(database: Dat
     )
     warning = "compares run ids without case"
     with older_table(database, name, columns, "(7, 'Ab', 1)"):
-        with ServerProcess("--db", f"mysql://root@127.0.0.1:3306/{name}") as server:
+        with ServerProcess("--db", admin_url_of(name)) as server:
             pass
         assert any(warning in line and "schema.sql" in line for line in server.lines), server.lines
         apply_schema_twice(database, name)
@@ -365,7 +371,7 @@ def test_schema_makes_an_older_tables_run_ids_compare_byte_by_byte(database: Dat
         # Now a second run, the same but for case, has a row of its own.
         database.query(f"INSERT INTO {name}.testing (number, run_id, seq) VALUES (8, 'ab', 1)")
         assert database.query(f"SELECT COUNT(*) FROM {name}.testing") == [(2,)]
-        with ServerProcess("--db", f"mysql://root@127.0.0.1:3306/{name}") as server:
+        with ServerProcess("--db", admin_url_of(name)) as server:
             pass
         assert not any(warning in line for line in server.lines), server.lines
 
