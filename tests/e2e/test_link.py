@@ -189,23 +189,31 @@ def test_a_bad_profile_is_an_error_that_names_the_profiles():
     assert run_link("cable")[0] == 2  # no COMMAND
 
 
-def test_without_root_the_error_says_to_use_sudo():
+def as_nobody(arguments: list[str]) -> subprocess.CompletedProcess[str]:
+    """Debian's python3 with ``arguments``, run as nobody (a venv under /root is not readable by
+    nobody, nor is a checkout there: the package goes in a copy that everyone may read)."""
     setpriv, python = shutil.which("setpriv"), "/usr/bin/python3"
     if setpriv is None or not os.access(python, os.X_OK):
         missing("setpriv and Debian's python3 run the link as nobody (apt-get install util-linux)")
-    # As nobody, with Debian's python3 (a venv under /root is not readable by nobody) and a copy
-    # of the package that nobody can read (nor can it read a checkout under /root): the error
-    # comes before anything is made or imported beyond the standard library.
     with tempfile.TemporaryDirectory(prefix="wsbench-nobody-") as readable:
         ignore = shutil.ignore_patterns("__pycache__")
         shutil.copytree(ROOT / "wsbench", Path(readable, "wsbench"), ignore=ignore)
         for path in [Path(readable), *Path(readable).rglob("*")]:  # whatever the umask was
             path.chmod(0o755 if path.is_dir() else 0o644)
-        command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-        command += [python, "-m", "wsbench.link", "cable", "--", "true"]
+        command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", python]
         env = {**os.environ, "PYTHONPATH": readable, "PYTHONDONTWRITEBYTECODE": "1"}
-        result = subprocess.run(
-            command, cwd="/", capture_output=True, text=True, env=env, timeout=60
+        return subprocess.run(
+            [*command, *arguments], cwd="/", capture_output=True, text=True, env=env, timeout=60
         )
+
+
+def test_without_root_the_error_says_to_use_sudo():
+    link = ["-m", "wsbench.link", "cable", "--", "true"]
+    if os.geteuid() != 0:  # a user already
+        command = [sys.executable, *link]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    else:
+        result = as_nobody(link)
+    # The error comes before anything is made or imported beyond the standard library.
     assert result.returncode == 2, result
     assert "needs root" in result.stderr and "sudo" in result.stderr
