@@ -90,10 +90,10 @@ async def bare_server(total: int, bare: Bare) -> None:
         await asyncio.get_running_loop().create_future()  # until terminated
 
 
-async def load(url: str, connections: int, n: int) -> None:
+async def load(url: str, connections: int, n: int, run_prefix: str = "cpu") -> None:
     """C connections, opened first, then each sending its N numbers at once."""
     ready = asyncio.Barrier(connections)
-    prefix = f"cpu-{secrets.token_hex(4)}"
+    prefix = f"{run_prefix}-{secrets.token_hex(4)}"
     await asyncio.gather(
         *(send_run(url, f"{prefix}-{i}", range(1, n + 1), ready=ready) for i in range(connections))
     )
@@ -104,6 +104,11 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=2000, help="numbers per connection (%(default)s)")
     parser.add_argument("-c", type=int, default=200, help="connections (%(default)s)")
     parser.add_argument("--runs", type=int, default=3, help="runs per server (%(default)s)")
+    parser.add_argument(
+        "--run-prefix",
+        default="cpu",
+        help="run ids start with PREFIX- so that a script can delete their rows (%(default)s)",
+    )
     # The bare children: --bare N --variant NAME
     parser.add_argument("--bare", type=int, metavar="N", help=argparse.SUPPRESS)
     parser.add_argument("--variant", type=Bare, default=Bare.PLAIN, help=argparse.SUPPRESS)
@@ -134,7 +139,7 @@ def main() -> int:
             for name, (pid, url) in servers.items():
                 before, loop_before = cpu_seconds(pid), main_thread_cpu_seconds(pid)
                 others_before = other_threads_cpu_seconds(pid)
-                asyncio.run(load(url, args.c, args.n))
+                asyncio.run(load(url, args.c, args.n, args.run_prefix))
                 if run:
                     samples[name].append((cpu_seconds(pid) - before) / numbers)
                     loop_seconds = main_thread_cpu_seconds(pid) - loop_before

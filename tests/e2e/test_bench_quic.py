@@ -7,8 +7,7 @@ import json
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,14 +30,6 @@ SOCKET_DB = "mysql://wsbench@localhost:3306/test?unix_socket=/run/mysqld/mysqld.
 def quic_server(database: Database, start_server: Callable[..., ServerProcess]) -> ServerProcess:
     """A --tls server with its QUIC port, writing to MySQL."""
     return start_server(*QUIC_ARGS, "--db", MYSQL_URL)
-
-
-@pytest.fixture
-def run_prefix(database: Database) -> Iterator[str]:
-    """A run-id prefix of this test's own; its rows are deleted afterwards."""
-    prefix = f"pytest-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    database.query("DELETE FROM test.testing WHERE run_id LIKE %s", f"{prefix}-%")
 
 
 def assert_each_number_once(database: Database, run_ids: list[str], n: int) -> None:
@@ -132,7 +123,9 @@ async def test_a_webtransport_run_resumes_across_a_server_restart(database: Data
     assert_each_number_once(database, [run_id], n)
 
 
-def test_datagrams_over_a_lossy_link_store_every_number_once(database: Database, tmp_path: Path):
+def test_datagrams_over_a_lossy_link_store_every_number_once(
+    database: Database, run_prefix: str, tmp_path: Path
+):
     """2% of the packets lost each way: numbers and acks go missing, the bench resends, and
     (run, seq) keeps each number once."""
     try:
@@ -140,25 +133,20 @@ def test_datagrams_over_a_lossy_link_store_every_number_once(database: Database,
     except LinkUnavailable as exc:
         missing(str(exc))
     out = tmp_path / "bench.json"
-    prefix = "pytest-lossydg"
-    database.query("DELETE FROM test.testing WHERE run_id LIKE %s", f"{prefix}-%")
-    try:
-        # On every address, so that the bench reaches it from behind the link.
-        with ServerProcess("--host", "0.0.0.0", *QUIC_ARGS, "--db", SOCKET_DB) as server:
-            command = [sys.executable, "-m", "wsbench.bench", "--link", "lossy", "--insecure"]
-            command += ["--server", f"wss://127.0.0.1:{server.port}", "--transport", "webtransport"]
-            # A small window: QUIC packs the datagrams of a burst in a few packets, and the
-            # test needs hundreds of packets each way for the link's 2% to lose some.
-            command += ["--mode", "datagrams", "-n", "2000", "--window", "16"]
-            command += ["--runs", "1", "--warmup", "0"]
-            command += ["--run-prefix", prefix, "--json", str(out)]
-            result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "through the emulated link lossy" in result.stdout
-        [case] = json.loads(out.read_text())["cases"]
-        [run] = case["runs"]
-        assert (run["acked"], run["errors"], run["rows"]) == (2000, 0, "verified"), run
-        assert run["reconnects"] > 0, "nothing was resent: was the link lossy?"
-        assert_each_number_once(database, run["run_ids"], 2000)
-    finally:
-        database.query("DELETE FROM test.testing WHERE run_id LIKE %s", f"{prefix}-%")
+    # On every address, so that the bench reaches it from behind the link.
+    with ServerProcess("--host", "0.0.0.0", *QUIC_ARGS, "--db", SOCKET_DB) as server:
+        command = [sys.executable, "-m", "wsbench.bench", "--link", "lossy", "--insecure"]
+        command += ["--server", f"wss://127.0.0.1:{server.port}", "--transport", "webtransport"]
+        # A small window: QUIC packs the datagrams of a burst in a few packets, and the test
+        # needs hundreds of packets each way for the link's 2% to lose some.
+        command += ["--mode", "datagrams", "-n", "2000", "--window", "16"]
+        command += ["--runs", "1", "--warmup", "0"]
+        command += ["--run-prefix", run_prefix, "--json", str(out)]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "through the emulated link lossy" in result.stdout
+    [case] = json.loads(out.read_text())["cases"]
+    [run] = case["runs"]
+    assert (run["acked"], run["errors"], run["rows"]) == (2000, 0, "verified"), run
+    assert run["reconnects"] > 0, "nothing was resent: was the link lossy?"
+    assert_each_number_once(database, run["run_ids"], 2000)

@@ -12,9 +12,10 @@ from wsbench.testing.server import ROOT
 from .conftest import ADMIN_URL, Database, missing
 
 
-def test_server_cpu_measures_five_servers_and_compares_them(database: Database):
+def test_server_cpu_measures_five_servers_and_compares_them(run_prefix: str):
+    command = [sys.executable, "benchmarks/server_cpu.py", "-c", "20", "-n", "2000", "--runs", "1"]
     result = subprocess.run(
-        [sys.executable, "benchmarks/server_cpu.py", "-c", "20", "-n", "2000", "--runs", "1"],
+        [*command, "--run-prefix", run_prefix],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -41,7 +42,6 @@ def test_server_cpu_measures_five_servers_and_compares_them(database: Database):
     for line, pair in zip(lines[7:], pairs, strict=True):
         assert re.fullmatch(r".+ is [\d.]+x faster than .+ \([\d.]+\.\.[\d.]+\)", line), line
         assert {line.split(" is ")[0], line.split(" than ")[1].split(" (")[0]} == set(pair)
-    database.query("DELETE FROM test.testing WHERE run_id LIKE 'cpu-%'")
 
 
 def test_browser_benchmark_runs_each_browser_and_labels_every_case(

@@ -74,7 +74,7 @@ def test_the_page_served_over_the_link_from_its_own_address(
     assert result["rows_verified"] == 500 == database.count(result["run"])
 
 
-def test_the_bench_client_sends_its_load_through_a_link(database: Database, tmp_path: Path):
+def test_the_bench_client_sends_its_load_through_a_link(run_prefix: str, tmp_path: Path):
     try:
         check_privileges()
     except LinkUnavailable as exc:
@@ -84,10 +84,9 @@ def test_the_bench_client_sends_its_load_through_a_link(database: Database, tmp_
     with ServerProcess("--host", "0.0.0.0", "--db", SOCKET_DB) as server:
         command = [sys.executable, "-m", "wsbench.bench", "--link", "rtt=30ms"]
         command += ["--server", f"ws://127.0.0.1:{server.port}", "--mode", "one-at-a-time"]
-        command += ["-n", "20", "--runs", "1", "--warmup", "0", "--run-prefix", "linkbench"]
+        command += ["-n", "20", "--runs", "1", "--warmup", "0", "--run-prefix", run_prefix]
         command += ["--json", str(out)]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    database.query("DELETE FROM test.testing WHERE run_id LIKE 'linkbench-%'")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "through the emulated link rtt=30ms: 30 ms RTT" in result.stdout
     document = json.loads(out.read_text())

@@ -243,19 +243,17 @@ def test_the_cert_and_key_go_together():
 
 
 def test_the_bench_client_speaks_http2_and_checks_every_row(
-    tls_server: ServerProcess, database: Database
+    tls_server: ServerProcess, run_prefix: str
 ):
-    prefix = f"pytest-h2-{database.new_run_id()[-8:]}"
     result = subprocess.run(
         [sys.executable, "-m", "wsbench.bench", "--server", tls_server.ws_url, "--insecure"]
         + ["--transport", "websocket,http,http2", "--mode", "pipelined,one-at-a-time"]
-        + ["-n", "200", "--runs", "1", "--warmup", "0", "--run-prefix", prefix],
+        + ["-n", "200", "--runs", "1", "--warmup", "0", "--run-prefix", run_prefix],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    database.query("DELETE FROM test.testing WHERE run_id LIKE %s", f"{prefix}-%")
     assert result.returncode == 0, result.stderr
     for label in (
         "http2/pipelined",
