@@ -39,7 +39,16 @@ COUNTS = (
 
 
 def peak_rss_bytes() -> int:
-    """The most resident memory this process has used so far."""
+    """The most resident memory this process has used so far: the kernel's VmHWM.
+
+    Not getrusage's ru_maxrss where /proc is there: that keeps the high-water mark of the
+    process that started this one (it forked, or vforked, and exec'd), so a server started from
+    a 400 MiB process reported 400 MiB while it used 60.
+    """
+    with contextlib.suppress(OSError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # in kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 

@@ -63,7 +63,8 @@ def numbers(n: int) -> list[str]:
 
 def scrape(server: ServerProcess) -> dict[tuple[str, str], float]:
     """Every sample of GET /metrics, keyed by (name, transport label)."""
-    with urllib.request.urlopen(f"{server.http_url}/metrics") as response:
+    url, context = f"{server.http_url}/metrics", server.client_ssl()
+    with urllib.request.urlopen(url, timeout=10, context=context) as response:
         assert response.headers["Content-Type"].startswith("text/plain; version=")
         text = response.read().decode()
     return {
