@@ -10,36 +10,40 @@ from typing import Any
 
 import pytest
 
+from wsbench import __version__
 from wsbench.batching import Row
+from wsbench.config import load_config
 from wsbench.resources import PAGE_SCRIPTS, page_scripts
 from wsbench.routes import GET_ROUTES, SCRIPTS, answer_get
+from wsbench.service import Service
 from wsbench.vocabulary import StoreKind
 
 
 class CountingStore:
-    """Counts 7 rows for every run, or fails like a database that went away."""
+    """Holds a few runs' row counts and notes which runs it was asked for, or fails like a
+    database that went away."""
 
     kind = StoreKind.MYSQL
 
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
+        self.rows = {"abc": 7, "ABC": 3}
+        self.asked: list[str] = []
 
     async def insert(self, rows: Sequence[Row]) -> None:
         """Nothing to do."""
 
     async def count_rows(self, run_id: str) -> int | None:
+        self.asked.append(run_id)
         if self.fail:
             raise ConnectionError("MySQL went away")
-        return 7
+        return self.rows.get(run_id, 0)
 
 
 class FakeService:
     def __init__(self, store: CountingStore) -> None:
         self.store = store
         self.page = b"<!doctype html>"
-
-    def info(self) -> dict[str, Any]:
-        return {"server": "wsbench", "store": "mysql"}
 
 
 async def answer(path: str, fail: bool = False) -> tuple[int, str, Any]:
@@ -49,15 +53,42 @@ async def answer(path: str, fail: bool = False) -> tuple[int, str, Any]:
     return result.status, result.content_type, body
 
 
-async def test_the_page_info_and_run_counts() -> None:
+async def test_the_page_and_its_copy() -> None:
     assert await answer("/") == (http.HTTPStatus.OK, "text/html; charset=utf-8", b"<!doctype html>")
     assert await answer("/websocket.html") == await answer("/")
-    assert (await answer("/info"))[2] == {"server": "wsbench", "store": "mysql"}
-    assert await answer("/runs/abc") == (
-        http.HTTPStatus.OK,
-        "application/json",
-        {"run": "abc", "store": "mysql", "rows": 7},
-    )
+
+
+async def test_a_run_count_is_the_stores_count_of_that_run() -> None:
+    store = CountingStore()
+    service = FakeService(store)
+    for path, run_id, rows in (("/runs/abc", "abc", 7), ("/runs/ABC", "ABC", 3),
+                               ("/runs/other", "other", 0)):  # fmt: skip
+        result = await answer_get(service, path)  # type: ignore[arg-type]
+        assert result is not None
+        assert (result.status, result.content_type) == (http.HTTPStatus.OK, "application/json")
+        assert json.loads(result.body) == {"run": run_id, "store": "mysql", "rows": rows}
+    assert store.asked == ["abc", "ABC", "other"]  # each run asked for once, as it is spelled
+
+
+async def test_info_is_the_real_services_info_as_it_is_now() -> None:
+    """The server's own /info (a real Service, storing nothing): its store and its ports, read
+    when asked, so ports bound after the start show."""
+    async with Service.start(load_config(["--db", "null:"], environ={})) as service:
+        service.listening(8765, 8766)
+        first = await answer_get(service, "/info")
+        service.listening(9001, 9002, h2_port=9003)
+        second = await answer_get(service, "/info")
+    assert first is not None and second is not None
+    assert (first.status, first.content_type) == (http.HTTPStatus.OK, "application/json")
+    info = json.loads(first.body)
+    assert info["server"] == "wsbench" and info["version"] == __version__
+    assert (info["store"], info["durable"], info["commit"]) == ("null", False, "group")
+    assert (info["ws_port"], info["http_port"], info["h2_port"], info["tls"]) == (
+        8765, 8766, None, False
+    )  # fmt: skip
+    assert "NOTHING IS STORED" in info["notice"]
+    ports = json.loads(second.body)
+    assert (ports["ws_port"], ports["http_port"], ports["h2_port"]) == (9001, 9002, 9003)
 
 
 async def test_a_bad_run_id_is_400_and_a_database_error_503() -> None:
