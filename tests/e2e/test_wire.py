@@ -61,6 +61,32 @@ def test_the_counters_see_the_known_bytes_and_their_headers(link: Link):
     assert per["bytes_up"] == traffic.bytes_up / 1000
 
 
-def test_an_idle_link_counts_nothing(link: Link):
+# A loopback connection moving PAYLOAD both ways, then its byte count: traffic beside the link.
+LOOPBACK = """
+import socket, threading
+server = socket.create_server(("127.0.0.1", 0))
+def echo():
+    connection, _ = server.accept()
+    while data := connection.recv(65536):
+        connection.sendall(data)
+    connection.close()
+threading.Thread(target=echo).start()
+with socket.create_connection(server.getsockname()) as client:
+    client.sendall(b"7" * int(__import__("sys").argv[1]))
+    client.shutdown(socket.SHUT_WR)
+    total = 0
+    while data := client.recv(65536):
+        total += len(data)
+print(total)
+"""
+
+
+def test_traffic_beside_the_link_is_not_counted(link: Link):
+    """The link's namespace talking to itself (as its server does to MariaDB, by a local
+    socket) and this side's loopback: neither is on the pair, so neither is counted."""
     before = link.counters()
+    for prefix in (link.prefix, []):  # the namespace's loopback, then this side's
+        command = [*prefix, sys.executable, "-c", LOOPBACK, str(PAYLOAD)]
+        moved = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert moved.stdout == f"{PAYLOAD}\n", moved.stderr
     assert link.counters() - before == Wire(0, 0, 0, 0)
