@@ -9,32 +9,43 @@ window.wsbench = (() => {
   // up to 2 s, and give up once the run has made no progress for 30 s (about 20 attempts).
   const RETRY_FIRST_MS = 100, RETRY_MAX_MS = 2000, RETRY_GIVE_UP_MS = 30000;
 
+  // notRun: the browser is not set up for the mode (HTTP/3 to a self-signed server): a compare run
+  // reports it like a mode the browser lacks and goes on; a run asked for by name fails with it.
   class RunError extends Error {
-    constructor(message, result) { super(message); this.result = result; }
+    constructor(message, result, { notRun = false } = {}) { super(message); this.result = result; this.notRun = notRun; }
   }
+  class NotRun extends Error {}
 
   // A fresh id per run, so the server can count this run's rows separately.
   // ?run=ID names the page's first run, for a script that must find its rows; later runs get fresh ids.
-  let requestedRunId = new URLSearchParams(location.search).get("run");
+  // ?run_prefix=P starts every run's id with "P-", so a script can clean up runs it never saw end.
+  const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+  const params = new URLSearchParams(location.search);
+  let requestedRunId = params.get("run");
+  const runPrefix = /^[A-Za-z0-9_-]{1,40}$/.test(params.get("run_prefix") ?? "") ? params.get("run_prefix") + "-" : "p";
   function newRunId() {
     const requested = requestedRunId;
     requestedRunId = null;
-    if (requested && /^[A-Za-z0-9_-]{1,64}$/.test(requested)) return requested;
+    if (requested && RUN_ID.test(requested)) return requested;
     const random = Array.from(crypto.getRandomValues(new Uint32Array(2)), (x) => x.toString(36)).join("");
-    return "p" + Date.now().toString(36) + "-" + random;
+    return runPrefix + Date.now().toString(36) + "-" + random;
   }
 
   // window.benchmarkResult, one per run (an array of them for a compare run):
-  //   transport, mode: the mode id split at "/" ("websocket", "http" or "http2"; "pipelined", "one-at-a-time",
-  //     "concurrent"); protocol: "websocket", or for HTTP modes the nextHopProtocol the browser reports for the
-  //     run's POSTs ("http/1.1", "h2"; null when none was answered); tls: true over wss:// or https://;
+  //   transport, mode: the mode id split at "/" ("websocket", "http", "http2", "http3", "webtransport";
+  //     "pipelined", "one-at-a-time", "concurrent", "datagrams"); protocol: "websocket", "webtransport", or for
+  //     HTTP modes the nextHopProtocol the browser reports for the run's POSTs ("http/1.1", "h2", "h3"; null
+  //     when none was answered); tls: true over wss:// or https://;
   //   n, acked, errors, elapsed_ms, rows_verified, run, store, commit, last_error, verify_error;
   //   started_at_ms: when the clock started, in ms since the Unix epoch (performance.timeOrigin + t0), so
   //     a tool outside the page can tell which packets crossed the network while it ran;
   //   reconnects: WebSocket modes, how often the run was resumed over a new connection after a drop;
   //     HTTP modes, how many requests were sent again (after a network failure or a 503);
   //   latency_ms: { p50, p95, p99, max } from each number's send to the answer covering it;
-  //   error: only on failure, the message the page shows.
+  //   error: only on failure, the message the page shows;
+  //   unsupported: the browser lacks what the mode needs ("not supported by WebKitGTK: ..."), with error too;
+  //   not_run: why the mode did not run here (it lacks the API, or is not set up for HTTP/3), with error
+  //     too; a compare run reports such a mode and goes on.
   function newResult(transport, mode, n, info) {
     return { transport, mode, protocol: null, tls: null, n, acked: 0, errors: 0,
              reconnects: 0, elapsed_ms: null, started_at_ms: null, rows_verified: null, run: newRunId(), store: info?.store ?? null,
@@ -237,7 +248,7 @@ window.wsbench = (() => {
     });
   }
 
-  return { HELLO_TIMEOUT_MS, RETRY_GIVE_UP_MS, RunError, newResult, PERCENTILES, BINS_PER_DECADE, LATENCY_FLOOR_MS,
+  return { HELLO_TIMEOUT_MS, RETRY_GIVE_UP_MS, RunError, NotRun, newResult, PERCENTILES, BINS_PER_DECADE, LATENCY_FLOOR_MS,
            latencyDetails, newLatencies, cover, recordProgress, round3, httpBase, tlsBase, certificateAddresses, listText,
            certificateProblem, abortMessage, getJson, verifyRows, watchStall, retryPolicy, resumeRun, sleep };
 })();

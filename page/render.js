@@ -9,7 +9,7 @@
   const STORES = { mysql: "MySQL", sqlite: "SQLite" };
   const COMMITS = { group: ", group commit", "per-message": ", one INSERT + COMMIT per number (the original demo's way)" };
   const $ = (id) => document.getElementById(id);
-  const els = Object.fromEntries(["form", "server", "n", "nhttp", "mode", "run", "compare", "cancel", "tls-note", "unsupported",
+  const els = Object.fromEntries(["form", "server", "n", "nhttp", "mode", "run", "compare", "cancel", "tls-note", "unsupported", "not-run",
     "notice", "store", "status", "progress-box", "progress", "progress-text", "message", "summary", "rows", "results", "comparison",
     "chart", "ratios", "latency", "latency-mode", "latency-caption", "latency-chart", "downloads", "download",
     "history-section", "history-note", "history", "clear-history"].map((id) => [id.replaceAll("-", "_"), $(id)]));
@@ -62,6 +62,13 @@
       ...parts, links.length > 1 ? " once each and accept the warning." : " once and accept the warning.");
     // WebTransport pins the certificate's hash and needs none of this; HTTP/3 fetches do.
     if (Number.isInteger(info?.h3_port)) els.tls_note.append(` For the HTTP/3 modes: ${http3Advice(new URL(server).host, info)}`);
+  }
+
+  // After a compare run: the modes it did not run here, each with why (and how to run it, where it can).
+  function showNotRun(results) {
+    els.not_run.replaceChildren(...results.filter((r) => r.not_run)
+      .map((r) => Object.assign(document.createElement("li"), { textContent: `${modeOf(r).label}: ${r.not_run}` })));
+    els.not_run.hidden = !els.not_run.children.length;
   }
 
   // "resent 5 requests" (a mode whose numbers are requests) or "reconnected 2 times"; nothing when there were none.
@@ -141,11 +148,13 @@
       const r = s.last;
       const rows = r.error ? "—" : r.store === "null" ? "not stored" : fmt(intFormat, r.rows_verified);
       const tr = body.insertRow();
-      for (const text of [s.label, protocolText(r), s.runs, s.n, s.elapsed, fmt(msFormat, s.perK), fmt(intFormat, s.rate),
+      if (r.not_run) tr.title = r.not_run;
+      for (const text of [s.label, r.not_run ? "not run" : protocolText(r), s.runs, s.n, s.elapsed, fmt(msFormat, s.perK), fmt(intFormat, s.rate),
                           `${fmt(intFormat, r.acked)} / ${fmt(intFormat, r.errors)}`, rows]) {
         tr.insertCell().textContent = text;
       }
-      // Red: a failed or lossy last run, and rows that do not match the acks.
+      // Red: a failed or lossy last run, and rows that do not match the acks; a mode not run is not a failure.
+      if (r.not_run) continue;
       if (r.error || r.errors) tr.cells[7].className = "error";
       if (r.error || rowsLine(r)[1]) tr.cells[8].className = "error";
     }
@@ -252,6 +261,6 @@
     drawLatency(lastOf(els.latency_mode.value));
   }
 
-  Object.assign(wsbench, { els, intFormat, msFormat, fmt, show, showServer, showModes, showUnsupported, showTlsNote, watchProgress,
+  Object.assign(wsbench, { els, intFormat, msFormat, fmt, show, showServer, showModes, showUnsupported, showTlsNote, showNotRun, watchProgress,
                            rate, protocolText, renderLast, renderComparison, renderLatency });
 })();

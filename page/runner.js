@@ -4,7 +4,7 @@
 (() => {
   const { BINS_PER_DECADE, latencyDetails, round3, newResult, getJson, httpBase, modes, modeOf, refusal, unsupported,
           browserName, offeredModes, els,
-          show, showServer, showModes, showUnsupported, showTlsNote, watchProgress, renderLast, renderComparison, renderLatency,
+          show, showServer, showModes, showUnsupported, showTlsNote, showNotRun, watchProgress, renderLast, renderComparison, renderLatency,
           showHistory, clearHistory, rememberRun } = wsbench;
 
   const CANCELLED = "Cancelled by the user";
@@ -81,7 +81,7 @@
     const lacking = unsupported(mode);
     if (lacking) { // reported as such, with why: not a failure of the server or the network
       const message = `not supported by ${browserName()}: ${lacking}`;
-      result = { ...newResult(mode.transport, mode.mode, options.n, options.info), unsupported: message, error: message };
+      result = { ...newResult(mode.transport, mode.mode, options.n, options.info), unsupported: message, not_run: message, error: message };
     } else {
       try {
         const refused = refusal(mode, options.info);
@@ -89,6 +89,7 @@
         result = await mode.run({ ...options, progress, onStatus: (text) => show(els.status, `${mode.label}: ${text}`), onHello: showServer });
       } catch (e) {
         result = { ...(e.result ?? newResult(mode.transport, mode.mode, options.n, options.info)), error: e.message };
+        if (e.notRun) result.not_run = `not run: ${e.message}`;
       }
     }
     stopProgress();
@@ -129,6 +130,7 @@
   async function startRuns(ids, compare = false) {
     window.benchmarkResult = undefined;
     for (const el of [els.message, els.summary, els.rows]) show(el, "");
+    showNotRun([]);
     let ns;
     try { ns = readNs(); } catch (e) { return failEarly(ids, compare, e.message); }
     setRunning(true);
@@ -137,19 +139,20 @@
     // Cancelled while fetching /info: the first mode sees the aborted signal and fails with it.
     const known = await loadInfo(server, controller.signal).catch(() => ({ info: null }));
     // A compare run: every mode the server offers (with TLS, HTTP/2 and HTTP/3 too), those this browser
-    // cannot run reported as not supported while the others run; a single run: as asked.
+    // lacks or is not set up for reported as not run while the others run; a single run: as asked.
     if (compare) ids = ids.filter((id) => modes.get(id).offered(known.info) === true);
     const results = [];
     for (const id of ids) {
       const n = compare && modes.get(id).perRequest ? ns.nhttp : ns.n;
       results.push(await runMode(id, { server, n, signal: controller.signal, ...known }));
-      if (results.at(-1).error && !(compare && results.at(-1).unsupported)) break;
+      if (results.at(-1).error && !(compare && results.at(-1).not_run)) break;
     }
     current = null;
     setRunning(false);
     // The message names the failed mode, except for a cancel: the user knows what they cancelled.
-    const failed = results.find((r) => r.error && !(compare && r.unsupported));
+    const failed = results.find((r) => r.error && !(compare && r.not_run));
     const label = failed && modeOf(failed).label;
+    if (compare) showNotRun(results);
     publish(compare ? results : results[0], failed && (failed.error === CANCELLED ? CANCELLED : `${label}: ${failed.error}`));
   }
 

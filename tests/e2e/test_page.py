@@ -10,20 +10,19 @@ from .conftest import Database
 
 
 def test_page_served_over_http_finds_its_server(
-    browser, mysql_server: ServerProcess, database: Database
+    browser, mysql_server: ServerProcess, database: Database, run_prefix: str
 ):
-    result = run_page(browser, f"{mysql_server.http_url}/?n=500&autorun=1")
-    database.run_ids.append(result["run"])
+    result = run_page(browser, f"{mysql_server.http_url}/?n=500&autorun=1&run_prefix={run_prefix}")
     assert result["state"] == "done", result
     assert result["rows_verified"] == 500 == database.count(result["run"])
 
 
 def test_page_against_the_null_store_says_nothing_is_stored(
-    browser, null_server: ServerProcess, database: Database
+    browser, null_server: ServerProcess, database: Database, run_prefix: str
 ):
     page = browser.new_page()
     try:
-        page.goto(page_url(null_server, n=1000, autorun=1))
+        page.goto(page_url(null_server, n=1000, autorun=1, run_prefix=run_prefix))
         page.wait_for_function("['done', 'error'].includes(document.body.dataset.state)")
         result = page.evaluate("window.benchmarkResult")
         assert page.evaluate("document.body.dataset.state") == "done"

@@ -9,10 +9,11 @@ from .conftest import Database
 
 
 def test_page_from_disk_commits_ten_thousand_numbers(
-    any_browser, mysql_server: ServerProcess, database: Database
+    any_browser, mysql_server: ServerProcess, database: Database, run_prefix: str
 ):
-    result = run_page(any_browser, page_url(mysql_server, n=10_000, autorun=1))
-    database.run_ids.append(result["run"])  # cleaned up with the session
+    result = run_page(
+        any_browser, page_url(mysql_server, n=10_000, autorun=1, run_prefix=run_prefix)
+    )
     assert result["state"] == "done", result
     assert (result["transport"], result["store"]) == ("websocket", "mysql")
     assert (result["acked"], result["errors"]) == (10_000, 0)
@@ -22,12 +23,12 @@ def test_page_from_disk_commits_ten_thousand_numbers(
 
 
 def test_compare_runs_every_mode_and_every_row_is_there(
-    any_browser, mysql_server: ServerProcess, database: Database
+    any_browser, mysql_server: ServerProcess, database: Database, run_prefix: str
 ):
     state, results = open_page(
-        any_browser, page_url(mysql_server, n=500, nhttp=300, autorun="compare")
+        any_browser,
+        page_url(mysql_server, n=500, nhttp=300, autorun="compare", run_prefix=run_prefix),
     )
-    database.run_ids.extend(result["run"] for result in results)
     assert state == "done", results
     assert [(r["transport"], r["mode"], r["protocol"], r["tls"]) for r in results] == [
         ("websocket", "pipelined", "websocket", False),
@@ -51,9 +52,11 @@ def test_page_reports_a_server_that_is_not_running(any_browser):
 
 
 def test_the_page_served_over_https_finds_its_wss_server(
-    any_browser, tls_server: ServerProcess, database: Database
+    any_browser, tls_server: ServerProcess, database: Database, run_prefix: str
 ):
-    result = run_page(any_browser, f"https://{tls_server.host}:{tls_server.port}/?n=500&autorun=1")
-    database.run_ids.append(result["run"])
+    result = run_page(
+        any_browser,
+        f"https://{tls_server.host}:{tls_server.port}/?n=500&autorun=1&run_prefix={run_prefix}",
+    )
     assert result["state"] == "done", result
     assert (result["protocol"], result["tls"], result["rows_verified"]) == ("websocket", True, 500)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from wsbench.testing import chromium, firefox
+from wsbench.testing import chromium, firefox, webkit
 from wsbench.testing.browser import Browser, BrowserMissing, BrowserName, run_page
 from wsbench.testing.server import ServerProcess, page_url
 
@@ -16,7 +16,11 @@ from .conftest import missing
 @pytest.fixture(scope="module", params=list(BrowserName))
 def fresh_browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     """A browser that trusts no self-signed certificate, as a user's own does."""
-    launcher = chromium.launch if request.param is BrowserName.CHROMIUM else firefox.launch
+    launcher = {
+        BrowserName.CHROMIUM: chromium.launch,
+        BrowserName.FIREFOX: firefox.launch,
+        BrowserName.WEBKIT: webkit.launch,
+    }[request.param]
     try:
         with launcher(accept_insecure_certs=False) as launched:
             yield launched

@@ -4,7 +4,9 @@ histogram, the history of runs in localStorage, and the download of the results 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ import pytest
 
 from wsbench.testing.server import ServerProcess, page_url
 
-from .conftest import Database
+from .conftest import MYSQL_URL, Database
+from .pages import choose, finish, open_served
 
 HISTORY_KEY = "wsbench.history.v1"
 DONE = "['done', 'error'].includes(document.body.dataset.state)"
@@ -28,13 +31,12 @@ def context(browser) -> Iterator[Any]:
 
 
 def run(page: Any, url: str, database: Database) -> Any:
-    """Open the page at `url` in `page`, wait for the run, register its run ids, and return
-    `benchmarkResult` (a list for a compare run)."""
+    """Open the page at `url` (with the test's run_prefix, whose rows are deleted afterwards), wait
+    for the run, and return `benchmarkResult` (a list for a compare run)."""
+    assert "run_prefix=pytest-" in url
     page.goto(url)
     page.wait_for_function(DONE, timeout=120_000)
     result = page.evaluate("window.benchmarkResult")
-    results = result if isinstance(result, list) else [result]
-    database.run_ids.extend(r["run"] for r in results if r.get("run"))
     assert page.evaluate("document.body.dataset.state") == "done", result
     return result
 
@@ -58,10 +60,10 @@ def assert_latency(result: dict[str, Any]) -> None:
 
 
 def test_websocket_run_has_latency_percentiles_and_a_histogram(
-    context, mysql_server: ServerProcess, database: Database
+    context, mysql_server: ServerProcess, database: Database, run_prefix: str
 ):
     page = context.new_page()
-    result = run(page, page_url(mysql_server, n=2000, autorun=1), database)
+    result = run(page, page_url(mysql_server, n=2000, autorun=1, run_prefix=run_prefix), database)
     assert (result["acked"], result["errors"], result["rows_verified"]) == (2000, 0, 2000)
     assert_latency(result)
     assert page.is_visible("#latency-chart svg")
@@ -73,9 +75,11 @@ def test_websocket_run_has_latency_percentiles_and_a_histogram(
     assert "ack latency p50" in page.inner_text("#summary")
 
 
-def test_http_run_times_each_request(context, mysql_server: ServerProcess, database: Database):
+def test_http_run_times_each_request(
+    context, mysql_server: ServerProcess, database: Database, run_prefix: str
+):
     page = context.new_page()
-    url = page_url(mysql_server, n=200, mode="http/concurrent", autorun=1)
+    url = page_url(mysql_server, n=200, mode="http/concurrent", autorun=1, run_prefix=run_prefix)
     result = run(page, url, database)
     assert (result["acked"], result["rows_verified"]) == (200, 200)
     assert_latency(result)
@@ -83,10 +87,10 @@ def test_http_run_times_each_request(context, mysql_server: ServerProcess, datab
 
 
 def test_history_survives_a_reload_and_clears(
-    context, mysql_server: ServerProcess, database: Database
+    context, mysql_server: ServerProcess, database: Database, run_prefix: str
 ):
     page = context.new_page()
-    url = page_url(mysql_server, n=500, autorun=1)
+    url = page_url(mysql_server, n=500, autorun=1, run_prefix=run_prefix)
     first = run(page, url, database)
     second = run(page, url, database)
     page.goto(page_url(mysql_server, n=500))  # no autorun: the history of the two runs above
@@ -111,7 +115,7 @@ def test_history_survives_a_reload_and_clears(
 
 
 def test_history_ignores_what_is_not_history(
-    context, mysql_server: ServerProcess, database: Database
+    context, mysql_server: ServerProcess, database: Database, run_prefix: str
 ):
     page = context.new_page()
     page.goto(page_url(mysql_server, n=100))
@@ -125,12 +129,14 @@ def test_history_ignores_what_is_not_history(
         "—",
     ]
     page.evaluate(f"localStorage.setItem({HISTORY_KEY!r}, '{{not json')")
-    result = run(page, page_url(mysql_server, n=100, autorun=1), database)
+    result = run(page, page_url(mysql_server, n=100, autorun=1, run_prefix=run_prefix), database)
     assert [entry["run"] for entry in stored_history(page)] == [result["run"]]
     assert page.locator("#history tbody tr").count() == 1
 
 
-def test_page_works_without_storage(browser, mysql_server: ServerProcess, database: Database):
+def test_page_works_without_storage(
+    browser, mysql_server: ServerProcess, database: Database, run_prefix: str
+):
     context = browser.new_context()
     # As when the browser's settings refuse site data: every use of localStorage throws.
     context.add_init_script(
@@ -139,7 +145,9 @@ def test_page_works_without_storage(browser, mysql_server: ServerProcess, databa
     )
     try:
         page = context.new_page()
-        result = run(page, page_url(mysql_server, n=100, autorun=1), database)
+        result = run(
+            page, page_url(mysql_server, n=100, autorun=1, run_prefix=run_prefix), database
+        )
         assert result["rows_verified"] == 100
         assert "History is unavailable" in page.inner_text("#history-section")
         assert page.is_hidden("#history")
@@ -148,10 +156,14 @@ def test_page_works_without_storage(browser, mysql_server: ServerProcess, databa
 
 
 def test_download_holds_every_run_of_the_page(
-    context, mysql_server: ServerProcess, database: Database
+    context, mysql_server: ServerProcess, database: Database, run_prefix: str
 ):
     page = context.new_page()
-    results = run(page, page_url(mysql_server, n=300, nhttp=50, autorun="compare"), database)
+    results = run(
+        page,
+        page_url(mysql_server, n=300, nhttp=50, autorun="compare", run_prefix=run_prefix),
+        database,
+    )
     with page.expect_download() as download:
         page.click("#download")
     name = download.value.suggested_filename
@@ -174,13 +186,13 @@ def test_download_holds_every_run_of_the_page(
 
 
 def test_modes_the_browser_cannot_run_are_reported_and_the_others_run(
-    browser, mysql_server: ServerProcess, database: Database
+    browser, mysql_server: ServerProcess, database: Database, run_prefix: str
 ):
     context = browser.new_context()
     context.add_init_script("delete window.WebSocket")  # as in a browser without the API
     try:
         page = context.new_page()
-        url = page_url(mysql_server, n=100, nhttp=50, autorun="compare")
+        url = page_url(mysql_server, n=100, nhttp=50, autorun="compare", run_prefix=run_prefix)
         results = run(page, url, database)
         assert [r["transport"] + "/" + r["mode"] for r in results] == [
             "websocket/pipelined",
@@ -203,7 +215,9 @@ def test_modes_the_browser_cannot_run_are_reported_and_the_others_run(
             r"WebSocket, one at a time \(no WebSocket API\)\.",
             page.inner_text("#unsupported"),
         )
-        page.goto(page_url(mysql_server, n=100, autorun=1))  # a run of one asked for by name
+        page.goto(
+            page_url(mysql_server, n=100, autorun=1, run_prefix=run_prefix)
+        )  # a run of one asked for by name
         page.wait_for_function(DONE)
         result = page.evaluate("window.benchmarkResult")
         assert page.evaluate("document.body.dataset.state") == "error"
@@ -214,3 +228,34 @@ def test_modes_the_browser_cannot_run_are_reported_and_the_others_run(
         )
     finally:
         context.close()
+
+
+def test_a_server_that_stops_answering_fails_the_run_after_the_stall_timeout(
+    browser, database: Database, run_prefix: str
+):
+    # A server of the test's own: it is stopped (SIGSTOP), alive and connected but silent.
+    with ServerProcess("--db", MYSQL_URL) as server:
+        page = browser.new_page()
+        try:
+            open_served(page, server, run_prefix)
+            choose(page, "websocket/one-at-a-time")
+            page.click("#run")
+            page.wait_for_function(
+                "/: [1-9][\\d,]* of 10,000/.test("
+                "document.getElementById('progress-text').textContent)",
+                timeout=60_000,
+            )
+            os.kill(server.process.pid, signal.SIGSTOP)
+            try:
+                state, result = finish(page, 90)  # the page's stall timer: 30 to 60 s
+            finally:
+                os.kill(server.process.pid, signal.SIGCONT)
+            message = page.inner_text("#message")
+        finally:
+            page.close()
+    assert state == "error", result
+    assert re.fullmatch(
+        r"No answer from the server for 30 s \(\d+ of 10000 done\)", result["error"]
+    )
+    assert message == f"WebSocket, one at a time: {result['error']}"
+    assert 0 < result["acked"] < 10_000

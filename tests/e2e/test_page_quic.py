@@ -1,6 +1,6 @@
-"""The page's HTTP/3 and WebTransport modes in every browser, against a real --tls server and the
-real MariaDB: every mode on the protocol it names, a mode a browser lacks reported as such, and a
-WebTransport run resumed across a server restart."""
+"""The page's WebTransport run resumed across a server restart in every browser, against a real
+--tls server and the real MariaDB (WebKitGTK: refused at once, as it has no WebTransport). Every
+mode on the protocol it names, at the page's defaults: test_page_defaults."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from wsbench.testing.browser import (
     BrowserMissing,
     BrowserName,
     launch,
-    open_page,
     run_page,
 )
 from wsbench.testing.server import ServerProcess, page_url
@@ -24,22 +23,6 @@ from wsbench.tls import make_self_signed
 from .conftest import MYSQL_URL, Database, missing
 from .helpers import free_port
 from .test_page_resume import assert_every_number_once, run_across_restart
-
-ELEVEN = [
-    ("websocket", "pipelined", "websocket"),
-    ("websocket", "one-at-a-time", "websocket"),
-    ("http", "one-at-a-time", "http/1.1"),
-    ("http", "concurrent", "http/1.1"),
-    ("http2", "one-at-a-time", "h2"),
-    ("http2", "concurrent", "h2"),
-    ("http3", "one-at-a-time", "h3"),
-    ("http3", "concurrent", "h3"),
-    ("webtransport", "pipelined", "webtransport"),
-    ("webtransport", "one-at-a-time", "webtransport"),
-    ("webtransport", "datagrams", "webtransport"),
-]
-# What WebKitGTK lacks (libsoup has no HTTP/3; no WebTransport API): reported, not run.
-WEBKIT_LACKS = {"http3": "no HTTP/3", "webtransport": "no WebTransport API"}
 
 
 @pytest.fixture(scope="module")
@@ -76,28 +59,6 @@ def lacks_quic(browser: Browser) -> bool:
         return page.evaluate("typeof WebTransport") == "undefined"
     finally:
         page.close()
-
-
-def test_compare_over_tls_runs_eleven_modes_each_on_the_protocol_it_names(
-    quic_browser: Browser, quic_server: ServerProcess, database: Database
-):
-    url = page_url(quic_server, n=400, nhttp=150, autorun="compare")
-    state, results = open_page(quic_browser, url)
-    database.run_ids.extend(result["run"] for result in results)
-    assert state == "done", results
-    assert [(r["transport"], r["mode"]) for r in results] == [mode[:2] for mode in ELEVEN]
-    lacking = lacks_quic(quic_browser)
-    for result, (transport, _, protocol) in zip(results, ELEVEN, strict=True):
-        if lacking and transport in WEBKIT_LACKS:
-            assert result["unsupported"].startswith("not supported by WebKitGTK: "), result
-            assert WEBKIT_LACKS[transport] in result["unsupported"]
-            assert database.count(result["run"]) == 0
-            continue
-        n = 400 if transport in ("websocket", "webtransport") else 150
-        assert (result["protocol"], result["tls"]) == (protocol, True), result
-        assert (result["n"], result["acked"], result["errors"]) == (n, n, 0), result
-        assert result["rows_verified"] == n == database.count(result["run"])
-        assert result["elapsed_ms"] > 0
 
 
 def test_webtransport_run_resumes_after_the_server_restarts(

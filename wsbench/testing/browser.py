@@ -62,6 +62,9 @@ class Page(Protocol):
     def inner_text(self, selector: str) -> str:
         """The rendered text of the first element matching a CSS selector."""
 
+    def click(self, selector: str) -> None:
+        """Click the first element matching a CSS selector with the mouse, as a user does."""
+
     def close(self) -> None:
         """Close the tab."""
 

@@ -161,6 +161,23 @@ class FirefoxPage:
         """The rendered text of the first element matching a CSS selector (waits for one)."""
         return text_of(self, selector, timeout)
 
+    def click(self, selector: str) -> None:
+        """Click the first element matching a CSS selector with the mouse, as a user does."""
+        locator = {"type": "css", "value": selector}
+        params = {"context": self._context, "locator": locator, "maxNodeCount": 1}
+        nodes = self._bidi.command("browsingContext.locateNodes", params)["nodes"]
+        if not nodes:
+            raise JavaScriptError(f"click: no element matches {selector!r}")
+        element = {"type": "element", "element": {"sharedId": nodes[0]["sharedId"]}}
+        mouse = [
+            {"type": "pointerMove", "x": 0, "y": 0, "origin": element},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0},
+        ]
+        source = {"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}}
+        actions = [{**source, "actions": mouse}]
+        self._bidi.command("input.performActions", {"context": self._context, "actions": actions})
+
     def close(self) -> None:
         """Close the tab."""
         if not self._closed:

@@ -103,6 +103,12 @@ class WebKitPage:
         """The rendered text of the first element matching a CSS selector (waits for one)."""
         return text_of(self, selector, timeout)
 
+    def click(self, selector: str) -> None:
+        """Click the first element matching a CSS selector with the mouse, as a user does."""
+        from selenium.webdriver.common.by import By  # imported with the driver, on demand
+
+        _deadline(self._here(), 30).find_element(By.CSS_SELECTOR, selector).click()
+
     def close(self) -> None:
         """Close the tab; the session's first window stays, so the session does too."""
         if not self._closed:
