@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
@@ -27,7 +28,7 @@ from aioquic.h3.events import (
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent, StreamReset
 
-from .https_server import HttpsServer
+from .https_server import HttpsServer, address_in_use
 from .service import Service
 from .vocabulary import Transport
 from .webtransport import Sessions
@@ -97,12 +98,17 @@ class H3Server:
             idle_timeout=config.ping_timeout,
         )
         configuration.load_cert_chain(certificate.cert, certificate.key)
-        server = await quic_serve(
-            config.host.strip("[]"),
-            port,
-            configuration=configuration,
-            create_protocol=self.protocol,
-        )
+        try:
+            server = await quic_serve(
+                config.host.strip("[]"),
+                port,
+                configuration=configuration,
+                create_protocol=self.protocol,
+            )
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise address_in_use("UDP", config.host, port) from None
         assert server._transport is not None
         try:
             yield server._transport.get_extra_info("sockname")[1]

@@ -191,7 +191,7 @@ def reserved_port(host: str, port: int, shared: bool) -> Iterator[int]:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as holder:
         if port and not shared and holder.connect_ex((host.strip("[]"), port)) == 0:
-            raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+            raise address_in_use("TCP", host, port)
     with socket.socket(family, socket.SOCK_STREAM) as holder:
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -216,3 +216,13 @@ async def until_listening(host: str, port: int, task: asyncio.Task[None]) -> Non
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return
+
+
+def address_in_use(protocol: str, host: str, port: int) -> OSError:
+    """EADDRINUSE naming the address, as asyncio's own bind error does."""
+    address = (host.strip("[]"), port)
+    return OSError(
+        errno.EADDRINUSE,
+        f"error while attempting to bind on {protocol} address {address!r}: "
+        f"{os.strerror(errno.EADDRINUSE).lower()}",
+    )

@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import wait
@@ -38,7 +39,9 @@ def serve_workers(config: Config, worker: Callable[[Config, int], int]) -> int:
 def _supervise(config: Config, worker: Callable[[Config, int], int]) -> int:
     context = multiprocessing.get_context("spawn")  # no inherited event loop or threads
     processes = [
-        context.Process(target=worker, args=(config, index), name=f"wsbench-worker-{index}")
+        context.Process(
+            target=_exit_with, args=(worker, config, index), name=f"wsbench-worker-{index}"
+        )
         for index in range(1, config.workers + 1)
     ]
     signals = 0
@@ -74,3 +77,9 @@ def _supervise(config: Config, worker: Callable[[Config, int], int]) -> int:
                 )
                 stop_all()
     return 0 if all(process.exitcode == 0 for process in processes) else 1
+
+
+def _exit_with(worker: Callable[[Config, int], int], config: Config, index: int) -> None:
+    """A worker process's body: what ``worker`` returns is the process's exit status (a
+    Process's target's return value is dropped: a worker that could not listen exited 0)."""
+    sys.exit(worker(config, index))

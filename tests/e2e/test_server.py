@@ -6,11 +6,15 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -22,7 +26,14 @@ from wsbench.service import interface_addresses
 from wsbench.testing.server import SERVER, ServerProcess
 
 from .conftest import ADMIN_URL, Database, Target, apply_schema
-from .helpers import REFUSED_SCRIPT_PATHS, assert_script, numbers, open_run, send_run
+from .helpers import (
+    REFUSED_SCRIPT_PATHS,
+    assert_script,
+    free_port,
+    numbers,
+    open_run,
+    send_run,
+)
 
 
 async def test_n_numbers_make_exactly_n_rows(target: Target, database: Database):
@@ -257,6 +268,68 @@ def start_failure(*args: str) -> str:
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1, "one line, one message"
     return result.stderr
+
+
+PORT_FLAGS = ("--port", "--http-port", "--h2-port", "--h3-port")
+IN_USE = "address already in use (is another server running? choose free ports with " + ", ".join(
+    PORT_FLAGS
+)
+
+
+def session_processes(session: int) -> list[int]:
+    """The processes still in a session (its leader's pid): what a server left running."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[3]) == session and fields[0] != "Z":  # field 6: the session id
+                found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("flag", "kind", "extra"),
+    [
+        pytest.param("--port", socket.SOCK_STREAM, (), id="websocket"),
+        pytest.param("--http-port", socket.SOCK_STREAM, (), id="http"),
+        pytest.param("--h2-port", socket.SOCK_STREAM, ("--tls",), id="http2"),
+        pytest.param("--h3-port", socket.SOCK_DGRAM, ("--tls",), id="http3-udp"),
+        pytest.param("--port", socket.SOCK_STREAM, ("--workers", "2"), id="websocket-workers"),
+    ],
+)
+def test_a_port_in_use_stops_the_start_naming_it_and_the_fix(
+    flag: str, kind: socket.SocketKind, extra: tuple[str, ...]
+):
+    """Another program holds one of the ports: the server exits with status 1 and says which
+    port and what to do, and leaves nothing behind: no process, no port held."""
+    flags = PORT_FLAGS if "--tls" in extra else PORT_FLAGS[:2]
+    ports = {name: free_port() for name in flags}
+    with socket.socket(socket.AF_INET, kind) as taken:
+        taken.bind(("127.0.0.1", ports[flag]))
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
+        command = [sys.executable, str(SERVER), "--db", "null:", *extra]
+        command += [arg for name, port in ports.items() for arg in (name, str(port))]
+        server = subprocess.Popen(
+            command, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            _, errors = server.communicate(timeout=60)
+        finally:
+            server.kill()
+            server.wait()
+            for pid in session_processes(server.pid):  # left behind: after a failure too
+                os.kill(pid, signal.SIGKILL)
+        left = session_processes(server.pid)
+    assert server.returncode == 1, errors
+    assert f"('127.0.0.1', {ports[flag]}): {IN_USE}" in errors, errors
+    assert "Traceback" not in errors, errors
+    assert left == [], f"processes left running: {left}"
+    kinds = {"--h3-port": (socket.SOCK_STREAM, socket.SOCK_DGRAM)}  # QUIC's port: UDP and TCP
+    for name, port in ports.items():  # every port free again, the held one too
+        for free_kind in kinds.get(name, (socket.SOCK_STREAM,)):
+            with socket.socket(socket.AF_INET, free_kind) as probe:
+                probe.bind(("127.0.0.1", port))
 
 
 def test_start_up_without_a_database_server_says_so(database: Database):
