@@ -170,7 +170,7 @@
 
   // Horizontal bars, one per mode, median numbers/s on a linear scale from zero.
   function drawChart(stats) {
-    const width = 640, labelW = 190, valueW = 120, rowH = 32;
+    const width = 640, labelW = 210, valueW = 110, rowH = 32;
     const max = Math.max(...stats.map((s) => s.rate));
     const chart = svg("svg", { viewBox: `0 0 ${width} ${stats.length * rowH}`, role: "img" });
     chart.append(svg("title", {}, "Median numbers per second by mode"));
