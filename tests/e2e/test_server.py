@@ -454,4 +454,4 @@ def test_start_up_with_an_old_table_says_how_to_replace_it(database: Database):
         database, "wsbench_pytest_old", "CREATE TABLE wsbench_pytest_old.testing (value INT)"
     )
     assert "table wsbench_pytest_old.testing has an old layout" in message
-    assert "'Upgrading the table' in README.md" in message
+    assert "'Upgrading the table' in docs/troubleshooting.md" in message

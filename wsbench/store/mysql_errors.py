@@ -127,7 +127,7 @@ def explain(error: mysql.connector.Error, url: DatabaseURL, option: str = "--db"
     if error.errno == errorcode.ER_BAD_FIELD_ERROR:
         return (
             f"table {url.database}.{TABLE} has an old layout ({error.msg}): upgrade it with the "
-            "three statements under 'Upgrading the table' in README.md"
+            "three statements under 'Upgrading the table' in docs/troubleshooting.md"
         )
     return f"MySQL error {error.errno} at {where}: {error.msg}"
 
