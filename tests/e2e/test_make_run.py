@@ -45,10 +45,16 @@ def make_run(checkout: Path, *arguments: str) -> list[str]:
             venv, *arguments, "run"]  # fmt: skip
 
 
+# What a make that runs the tests (`make test ARGS=...`) hands down to `make run`: its command
+# line's variables come in the environment and in MAKEFLAGS.
+MAKE_VARIABLES = {"ARGS", "LINK", "MYSQL", "VENV", "PY", "PYTHON"}
+MAKE_STATE = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
+
+
 def environment(*without: str) -> dict[str, str]:
-    """This environment for make, without ``without`` and without what the make that runs the
-    tests passes down (its MAKEFLAGS would hand its ARGS to `make run`)."""
-    drop = {*without, "MYSQL", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
+    """This environment for make, without ``without`` and without what a make running the tests
+    passed down."""
+    drop = {*without, *MAKE_VARIABLES, *MAKE_STATE}
     return {name: value for name, value in os.environ.items() if name not in drop}
 
 
