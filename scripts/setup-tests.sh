@@ -11,6 +11,7 @@
 # all): docs/testing.md says what to do. With CI=true anything missing at the end fails the run;
 # otherwise it is said, and the tests that need it skip.
 set -euo pipefail
+CI=${CI:-}
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 export DEBIAN_FRONTEND=noninteractive
@@ -20,7 +21,7 @@ export DEBIAN_FRONTEND=noninteractive
 ADMIN_FILE=/etc/wsbench/test-admin-db
 ADMIN_USER=wsbench_test_admin
 IN_CI=false
-case "${CI:-}" in 1 | true | TRUE | True | yes) IN_CI=true ;; esac
+case "${CI,,}" in 1 | true | yes) IN_CI=true ;; esac  # as tests/e2e/conftest.py reads it
 
 # What the tests run, and the package each comes in (Debian's names): the browsers, an X server
 # for WebKitGTK's MiniBrowser, MariaDB with Galera and rsync for the cluster, nginx, ip/ss, sysctl,
