@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -287,6 +288,15 @@ def session_processes(session: int) -> list[int]:
     return found
 
 
+def outliving(session: int, grace_s: float = 5) -> list[int]:
+    """The processes of a session still there ``grace_s`` after its leader ended. Some leave by
+    themselves, moments after it: multiprocessing's resource tracker once its pipe closes."""
+    deadline = time.monotonic() + grace_s
+    while (left := session_processes(session)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
 @pytest.mark.parametrize(
     ("flag", "kind", "extra"),
     [
@@ -318,9 +328,9 @@ def test_a_port_in_use_stops_the_start_naming_it_and_the_fix(
         finally:
             server.kill()
             server.wait()
-            for pid in session_processes(server.pid):  # left behind: after a failure too
+            left = outliving(server.pid)
+            for pid in left:  # left behind: after a failure too
                 os.kill(pid, signal.SIGKILL)
-        left = session_processes(server.pid)
     assert server.returncode == 1, errors
     assert f"('127.0.0.1', {ports[flag]}): {IN_USE}" in errors, errors
     assert "Traceback" not in errors, errors
