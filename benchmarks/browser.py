@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -172,8 +173,11 @@ def measure(
     runs: int,
     warmup: int,
     veths: dict[str, Veth],
+    run_prefix: str | None = None,
 ) -> dict[BrowserName, str]:
     """Run every case ``warmup + runs`` times, interleaved; return each browser's version.
+
+    ``run_prefix``: every run's id starts with it (the page's ``?run_prefix=``).
 
     ``servers``: what starts each server. One behind an emulated link (a ``LinkedServer``) has
     its traffic counted by the link, every run, and its times kept. ``veths``: servers in a
@@ -194,7 +198,8 @@ def measure(
                 if case.unsupported:
                     continue
                 server = started[case.server]
-                url = page_url(server, n=case.n, mode=case.mode, autorun=1)
+                prefix = {"run_prefix": run_prefix} if run_prefix else {}
+                url = page_url(server, n=case.n, mode=case.mode, autorun=1, **prefix)
                 veth = veths.get(case.server)
                 linked = server if isinstance(server, LinkedServer) else None
                 before = veth.counters() if veth else None
@@ -526,7 +531,15 @@ def main(argv: list[str] | None = None) -> int:
         "--no-wire", action="store_true", help="servers on loopback; do not count the wire"
     )
     parser.add_argument("--json", metavar="FILE", help="write the raw samples and environment")
+    parser.add_argument(
+        "--run-prefix",
+        metavar="PREFIX",
+        help="start every run's id with PREFIX- (1-40 of A-Z a-z 0-9 _ -), so that a script "
+        "can delete the rows of runs it never saw end",
+    )
     args = parser.parse_args(argv)
+    if args.run_prefix is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_prefix):
+        parser.error("--run-prefix must be 1-40 characters of A-Z a-z 0-9 _ -")
     if args.browser:
         try:
             chosen = parse_choices(args.browser, list(BrowserName), "")
@@ -578,7 +591,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, server_flags in flags.items()
         }
         try:
-            versions = measure(cases, starters, browsers, args.runs, args.warmup, {})
+            versions = measure(
+                cases, starters, browsers, args.runs, args.warmup, {}, args.run_prefix
+            )
         except BrowserMissing as exc:
             print(f"cannot start a browser: {exc}", file=sys.stderr)
             return 2
@@ -612,13 +627,15 @@ def main(argv: list[str] | None = None) -> int:
             for name, server_flags in flags.items()
         }
         try:
-            versions = measure(cases, on_loopback, browsers, args.runs, args.warmup, {})
+            versions = measure(
+                cases, on_loopback, browsers, args.runs, args.warmup, {}, args.run_prefix
+            )
             if veths:  # then one more run of each case, in the namespaces, for the wire
                 in_namespaces = {
                     name: namespace_server(["--db", database, *server_flags], veths[name])
                     for name, server_flags in flags.items()
                 }
-                measure(cases, in_namespaces, browsers, 1, 0, veths)
+                measure(cases, in_namespaces, browsers, 1, 0, veths, args.run_prefix)
         except BrowserMissing as exc:
             print(f"cannot start a browser: {exc}", file=sys.stderr)
             return 2

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from wsbench.link.tun import LinkUnavailable, check_privileges
 from wsbench.testing.server import ROOT
@@ -44,12 +45,19 @@ def test_server_cpu_measures_five_servers_and_compares_them(run_prefix: str):
         assert {line.split(" is ")[0], line.split(" than ")[1].split(" (")[0]} == set(pair)
 
 
-def test_browser_benchmark_runs_each_browser_and_labels_every_case(
-    database: Database, tmp_path: Path
-):
+def run_ids_of(document: dict[str, Any], run_prefix: str) -> list[str]:
+    """Every run id of a browser benchmark's JSON, each checked to start with the prefix it
+    was given (its rows are deleted by that prefix, after a failed run too)."""
+    run_ids = [run for case in document["cases"] for run in case["run_ids"]]
+    assert all(run.startswith(f"{run_prefix}-") for run in run_ids), run_ids
+    return run_ids
+
+
+def test_browser_benchmark_runs_each_browser_and_labels_every_case(run_prefix: str, tmp_path: Path):
     out = tmp_path / "browsers.json"
     command = [sys.executable, "benchmarks/browser.py", "-n", "300", "--runs", "1", "--warmup", "0"]
     command += ["--browser", "chromium,firefox,webkit", "--json", str(out)]
+    command += ["--run-prefix", run_prefix]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if result.returncode != 0 and "cannot start a browser" in result.stderr:
         missing(result.stderr.strip())
@@ -63,7 +71,7 @@ def test_browser_benchmark_runs_each_browser_and_labels_every_case(
     cpu = re.findall(r"server \d+ ms, MariaDB (\d+ ms|unknown), machine \d+% busy", text)
     assert len(cpu) == 6, text  # each case in each browser says where the CPU went
     document = json.loads(out.read_text())
-    database.run_ids.extend(run for case in document["cases"] for run in case["run_ids"])
+    assert len(run_ids_of(document, run_prefix)) == 6  # a run per case: 3 browsers x 2 servers
     labels = {(case["browser"]["name"], case["server"]) for case in document["cases"]}
     browsers = ("chromium", "firefox", "webkit")
     assert labels == {(b, s) for b in browsers for s in ("mysql", "null")}
@@ -74,18 +82,18 @@ def test_browser_benchmark_runs_each_browser_and_labels_every_case(
 
 
 def test_browser_benchmark_over_tls_labels_the_quic_modes_and_what_an_engine_lacks(
-    database: Database, tmp_path: Path
+    run_prefix: str, tmp_path: Path
 ):
     out = tmp_path / "tls.json"
     command = [sys.executable, "benchmarks/browser.py", "--compare", "--tls", "--commit", "group"]
     command += ["-n", "200", "--nhttp", "30", "--runs", "1", "--warmup", "0", "--no-wire"]
-    command += ["--browser", "chromium,webkit", "--json", str(out)]
+    command += ["--browser", "chromium,webkit", "--json", str(out), "--run-prefix", run_prefix]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if result.returncode != 0 and "cannot start a browser" in result.stderr:
         missing(result.stderr.strip())
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
-    database.run_ids.extend(run for case in document["cases"] for run in case["run_ids"])
+    run_ids_of(document, run_prefix)
     cases = {(case["browser"]["name"], case["mode"]): case for case in document["cases"]}
     assert len(cases) == 22  # eleven modes in each engine
     quic = {"http3": "h3 (TLS)", "webtransport": "webtransport (TLS)"}
@@ -137,7 +145,7 @@ def test_profile_layers_charges_each_sample_to_its_innermost_frame(tmp_path: Pat
 
 
 def test_browser_benchmark_behind_a_link_sets_each_run_against_the_links_limit(
-    database: Database, tmp_path: Path
+    run_prefix: str, tmp_path: Path
 ):
     try:
         check_privileges()
@@ -146,7 +154,7 @@ def test_browser_benchmark_behind_a_link_sets_each_run_against_the_links_limit(
     out, link = tmp_path / "link.json", "rtt=20ms,up=4mbit,down=10mbit"
     command = [sys.executable, "benchmarks/browser.py", "--compare", "--link", link]
     command += ["--browser", "chromium", "--runs", "1", "--warmup", "0", "--budget-ms", "300"]
-    command += ["--json", str(out)]
+    command += ["--json", str(out), "--run-prefix", run_prefix]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     if result.returncode != 0 and "cannot start a browser" in result.stderr:
         missing(result.stderr.strip())
@@ -156,7 +164,7 @@ def test_browser_benchmark_behind_a_link_sets_each_run_against_the_links_limit(
     assert text.count("the link's limit") == 8, text  # four modes, two commit modes
     assert re.search(r"the emulator: released packets within [\d.]+ ms .* 0 dropped", text), text
     document = json.loads(out.read_text())
-    database.run_ids.extend(run for case in document["cases"] for run in case["run_ids"])
+    run_ids_of(document, run_prefix)
     for case in document["cases"]:
         assert case["link"]["name"] == link and case["link"]["rtt_ms"] == 20, case
         (limit,) = case["limit_ms"]
