@@ -2,7 +2,7 @@
 
 import sys
 
-from wsbench.cli import main
+from wsbench.server.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

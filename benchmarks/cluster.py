@@ -36,12 +36,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from wsbench.bench.stats import percentile
-from wsbench.client import send_run
+from wsbench.bench.client import send_run
 from wsbench.cluster import Cluster
 from wsbench.cluster.layout import EVS_TUNED
-from wsbench.config import parse_database_url
+from wsbench.stats import percentile
 from wsbench.store import MySQLStore, mysql_connect
+from wsbench.store.url import parse_database_url
 from wsbench.testing.server import ServerProcess
 
 ONE_NODE = "mysql://wsbench@127.0.0.1:3306/test"

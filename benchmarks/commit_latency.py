@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from wsbench.bench.stats import percentile
-from wsbench.config import parse_database_url
+from wsbench.stats import percentile
 from wsbench.store.mysql import mysql_connect, prepared_insert
+from wsbench.store.url import parse_database_url
 from wsbench.testing.browser import BrowserMissing, BrowserName, launch, run_page
 from wsbench.testing.cpu import cpu_seconds, mariadb_pid
 from wsbench.testing.server import ServerProcess, page_url

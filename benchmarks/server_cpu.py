@@ -2,7 +2,7 @@
 
     python benchmarks/server_cpu.py                  # 200 connections x 2,000 numbers, 3 runs
 
-The same load (C connections x N numbers, all sent at once by wsbench.client) goes in turn to:
+The same load (C connections x N numbers, all sent at once by wsbench.bench.client) goes in turn to:
 
 - a bare websockets server: it receives and counts, one ack at the end (the library's floor);
 - the same with wsbench's garbage-collector settings;
@@ -31,9 +31,9 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 
-from wsbench.bench.stats import paired_ratios, ratio_line, spread
-from wsbench.cli import collect_garbage_less_often
-from wsbench.client import send_run
+from wsbench.bench.client import send_run
+from wsbench.server.cli import collect_garbage_less_often
+from wsbench.stats import paired_ratios, ratio_line, spread
 from wsbench.testing.cpu import cpu_seconds, main_thread_cpu_seconds, other_threads_cpu_seconds
 from wsbench.testing.server import ServerProcess
 

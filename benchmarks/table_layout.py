@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from wsbench.config import parse_database_url
 from wsbench.store.mysql import mysql_connect, prepared_insert
+from wsbench.store.url import parse_database_url
 from wsbench.testing.cpu import MARIADB_PID_FILE, cpu_seconds
 
 

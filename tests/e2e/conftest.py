@@ -15,9 +15,9 @@ from typing import Any
 import mysql.connector
 import pytest
 
-from wsbench.config import DatabaseURL, parse_database_url
 from wsbench.resources import SCHEMA
 from wsbench.store import mysql_connect
+from wsbench.store.url import DatabaseURL, parse_database_url
 from wsbench.testing import chromium
 from wsbench.testing.browser import Browser, BrowserMissing, BrowserName, launch
 from wsbench.testing.server import ServerProcess

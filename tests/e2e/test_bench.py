@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from wsbench.bench.stats import ack_latencies
-from wsbench.client import send_run
+from wsbench.bench.client import send_run
+from wsbench.stats import ack_latencies
 from wsbench.testing.server import ROOT, ServerProcess
 
 from .conftest import Database

@@ -27,14 +27,14 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from wsbench.client import RunResult, send_run
+from wsbench.bench.client import RunResult, send_run
 from wsbench.cluster import Cluster, ClusterError
 from wsbench.cluster import node as nodes
 from wsbench.cluster.checker import Row, Verdict, check, prefix
 from wsbench.cluster.cluster import check_prerequisites
 from wsbench.cluster.layout import BRIDGE
-from wsbench.config import parse_database_url
 from wsbench.store import mysql_connect
+from wsbench.store.url import parse_database_url
 from wsbench.testing.server import ROOT, ServerProcess
 
 from .conftest import missing

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.frames import Frame
 
-from wsbench.client import send_run
+from wsbench.bench.client import send_run
 from wsbench.testing.server import ServerProcess
 
 from .conftest import MYSQL_URL, Database, ServerUser, admin_connect
@@ -260,7 +260,7 @@ async def test_a_locked_table_pushes_back_on_senders_and_loses_nothing(
 def test_the_servers_user_cannot_delete_update_or_drop(database: Database):
     from mysql.connector import Error
 
-    from wsbench.config import parse_database_url
+    from wsbench.store.url import parse_database_url
 
     server_user = admin_connect(parse_database_url(MYSQL_URL))
     try:

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from wsbench import tls
-from wsbench.config import load_config
-from wsbench.h3_server import H3Server
-from wsbench.service import Service
+from wsbench.server.config import load_config
+from wsbench.server.h3 import H3Server
+from wsbench.server.service import Service
 
 
 async def test_a_port_taken_on_tcp_is_retried_and_the_next_one_takes_sessions(

@@ -99,7 +99,7 @@ def without_mysql(empty: Path | None) -> list[str]:
 # page.
 CLIENT = """
 import asyncio, json, sys, urllib.request
-from wsbench.client import send_run
+from wsbench.bench.client import send_run
 result = asyncio.run(send_run("ws://127.0.0.1:8765", sys.argv[1], range(1, 101), timeout_s=60))
 info = json.loads(urllib.request.urlopen("http://127.0.0.1:8766/info", timeout=30).read())
 print(json.dumps({"acked": result.acked, "store": result.hello.get("store"), "info": info}))

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from wsbench.client import send_run
+from wsbench.bench.client import send_run
 from wsbench.testing.server import ServerProcess
 from wsbench.vocabulary import Transport
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from wsbench.client import send_run
+from wsbench.bench.client import send_run
 from wsbench.resources import PAGE, PAGE_SCRIPTS
 from wsbench.testing.server import ROOT, ServerProcess
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from wsbench.resources import PAGE
+from wsbench.server.tls import make_self_signed
 from wsbench.testing.browser import (
     Browser,
     BrowserMissing,
@@ -18,7 +19,6 @@ from wsbench.testing.browser import (
     run_page,
 )
 from wsbench.testing.server import ServerProcess, page_url
-from wsbench.tls import make_self_signed
 
 from .conftest import MYSQL_URL, Database, missing
 from .helpers import free_port

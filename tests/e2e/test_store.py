@@ -1,8 +1,8 @@
 """The MySQL store against the real MariaDB: batches of any size, through prepared statements."""
 
-from wsbench.config import parse_database_url
 from wsbench.protocol import BIGINT_MAX, BIGINT_MIN
 from wsbench.store import MySQLStore
+from wsbench.store.url import parse_database_url
 
 from .conftest import Database
 

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from websockets.exceptions import InvalidStatus
 
-from wsbench.client import send_run
+from wsbench.bench.client import send_run
+from wsbench.server.tls import make_self_signed
 from wsbench.testing.server import ROOT, SERVER, ServerProcess
-from wsbench.tls import make_self_signed
 
 from .conftest import MYSQL_URL, Database
 from .helpers import REFUSED_SCRIPT_PATHS, assert_script, open_run

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from wsbench.client import send_run
-from wsbench.metrics import SHARED_SYNC_S
+from wsbench.bench.client import send_run
+from wsbench.server.metrics import SHARED_SYNC_S
 from wsbench.testing.server import ServerProcess
 
 from .conftest import MYSQL_URL, Database

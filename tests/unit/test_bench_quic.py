@@ -19,7 +19,7 @@ from wsbench.bench.datagrams import (
 )
 from wsbench.bench.quic import CLOSE_SESSION_CAPSULE, Trust, close_capsule, quic_configuration
 from wsbench.protocol import parse_datagram, seqs_datagrams
-from wsbench.tls import make_self_signed
+from wsbench.server.tls import make_self_signed
 from wsbench.vocabulary import Mode, Transport
 
 # --- datagram mode's bookkeeping ----------------------------------------------------------------

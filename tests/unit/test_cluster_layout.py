@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wsbench.cluster.layout import cluster_url, grants, layouts, node_config
-from wsbench.config import parse_database_url
+from wsbench.store.url import parse_database_url
 
 
 def test_each_node_is_a_host_of_its_own() -> None:

@@ -2,7 +2,9 @@
 
 import pytest
 
-from wsbench.config import DEFAULT_PORT, is_loopback, load_config, parse_database_url
+from wsbench.addresses import is_loopback
+from wsbench.server.config import DEFAULT_PORT, load_config
+from wsbench.store.url import parse_database_url
 
 
 def test_defaults() -> None:

@@ -9,8 +9,8 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 
-from wsbench.config import build_parser
-from wsbench.metrics import Metrics
+from wsbench.server.config import build_parser
+from wsbench.server.metrics import Metrics
 from wsbench.vocabulary import PageMode, Transport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,9 @@ def test_every_server_flag_is_in_options_md() -> None:
     flags = server_flags()
     assert "--tls" in flags and "--db" in flags, f"the parser's flags were not read: {flags}"
     gaps = missing(flags, DOCS / "options.md")
-    assert not gaps, f"flags of wsbench.config.build_parser() missing from docs/options.md: {gaps}"
+    assert not gaps, (
+        f"flags of wsbench.server.config.build_parser() missing from docs/options.md: {gaps}"
+    )
 
 
 # The page's modes and protocols ----------------------------------------------------------------

@@ -6,9 +6,9 @@ import mysql.connector
 import pytest
 from mysql.connector import errorcode
 
-from wsbench.config import parse_database_url
 from wsbench.store.failover import Rotation, Step
 from wsbench.store.mysql_errors import Failure, classify, explain, no_node_took
+from wsbench.store.url import parse_database_url
 
 NODES = (("h1", 3306), ("h2", 3307), ("h3", 3306))
 

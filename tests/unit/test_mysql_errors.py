@@ -6,8 +6,8 @@ import mysql.connector
 import pytest
 from mysql.connector import errorcode
 
-from wsbench.config import parse_database_url
 from wsbench.store.mysql_errors import explain
+from wsbench.store.url import parse_database_url
 
 SOCKET = "/run/mysqld/mysqld.sock"
 TCP = parse_database_url("mysql://wsbench@127.0.0.1:3306/test")

@@ -12,10 +12,10 @@ import pytest
 
 from wsbench import __version__
 from wsbench.batching import Row
-from wsbench.config import load_config
 from wsbench.resources import PAGE_SCRIPTS, page_scripts
-from wsbench.routes import GET_ROUTES, SCRIPTS, answer_get
-from wsbench.service import Service
+from wsbench.server.config import load_config
+from wsbench.server.routes import GET_ROUTES, SCRIPTS, answer_get
+from wsbench.server.service import Service
 from wsbench.vocabulary import StoreKind
 
 

@@ -6,8 +6,8 @@ import gc
 
 import pytest
 
-from wsbench.cli import GC_THRESHOLD, collect_garbage_less_often
-from wsbench.config import build_parser, load_config
+from wsbench.server.cli import GC_THRESHOLD, collect_garbage_less_often
+from wsbench.server.config import build_parser, load_config
 from wsbench.vocabulary import CommitMode, StoreKind
 
 from .helpers import help_text

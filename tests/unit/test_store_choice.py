@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import wsbench.store
-from wsbench.config import Config, DatabaseURL
+from wsbench.server.config import Config
 from wsbench.store import DatabaseUnreachable, StartupError, default_socket, open_store
+from wsbench.store.url import DatabaseURL
 from wsbench.vocabulary import StoreKind
 
 
@@ -59,7 +60,7 @@ def test_the_first_default_socket_that_is_a_socket_is_used(sockets: list[str]) -
 
 async def test_no_mysql_on_tcp_tries_the_same_database_over_its_socket(sockets: list[str]) -> None:
     FakeMySQL.answering[sockets[2]] = None
-    async with open_store(Config()) as store:
+    async with open_store(Config().db, chosen=False) as store:
         assert store.kind is StoreKind.MYSQL
         assert store.target == f"test.testing over {sockets[2]}"  # what the start-up line says
     tcp, over_socket = FakeMySQL.tried
@@ -69,7 +70,7 @@ async def test_no_mysql_on_tcp_tries_the_same_database_over_its_socket(sockets: 
 
 
 async def test_no_mysql_on_the_socket_either_falls_back_to_sqlite(sockets: list[str]) -> None:
-    async with open_store(Config()) as store:
+    async with open_store(Config().db, chosen=False) as store:
         assert store.kind is StoreKind.SQLITE
         assert store.notice is not None
         assert store.notice.startswith(
@@ -83,7 +84,7 @@ async def test_no_socket_at_all_falls_back_to_sqlite_at_once(
     sockets: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(wsbench.store, "DEFAULT_SOCKETS", tuple(sockets[:2]))
-    async with open_store(Config()) as store:
+    async with open_store(Config().db, chosen=False) as store:
         assert store.kind is StoreKind.SQLITE
         assert store.notice is not None
         assert store.notice.startswith("No MySQL answered at 127.0.0.1:3306, so numbers go to")
@@ -95,7 +96,7 @@ async def test_a_mysql_that_answers_on_the_socket_but_refuses_is_an_error(
 ) -> None:
     FakeMySQL.answering[sockets[2]] = StartupError("access denied for MySQL user 'wsbench'")
     with pytest.raises(StartupError, match="access denied"):
-        async with open_store(Config()):
+        async with open_store(Config().db, chosen=False):
             pass
     assert not Path("wsbench.db").exists()
 
@@ -103,7 +104,7 @@ async def test_a_mysql_that_answers_on_the_socket_but_refuses_is_an_error(
 async def test_a_chosen_database_that_does_not_answer_is_an_error(sockets: list[str]) -> None:
     FakeMySQL.answering[sockets[2]] = None
     with pytest.raises(DatabaseUnreachable):
-        async with open_store(Config(db_chosen=True)):
+        async with open_store(Config().db, chosen=True):
             pass
     assert len(FakeMySQL.tried) == 1  # neither the socket nor SQLite
     assert not Path("wsbench.db").exists()

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 import pytest
 
 from wsbench.batching import Row
+from wsbench.server.writer import GroupCommitWriter
 from wsbench.store import StoreUnavailable
-from wsbench.writer import GroupCommitWriter
 
 
 class GatedStore:

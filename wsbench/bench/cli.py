@@ -31,7 +31,7 @@ import aiohttp
 from tqdm import tqdm
 
 from .. import __version__
-from ..config import is_loopback
+from ..addresses import is_loopback
 from ..link import Link, LinkSpecError, parse_link
 from ..link.__main__ import HOST_ENV
 from ..vocabulary import FloorMethod, Mode, StoreKind, Transport

@@ -11,9 +11,9 @@ from typing import Any
 import mysql.connector
 
 from ..batching import Row
-from ..config import parse_database_url
 from ..store import MySQLStore, StartupError, explain, mysql_connect
 from ..store.base import INSERT
+from ..store.url import parse_database_url
 from ..vocabulary import FloorMethod
 from .driver import Progress
 from .models import BenchError, Case, Sample

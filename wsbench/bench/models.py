@@ -6,8 +6,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..stats import latency_summary, paired_ratios
 from ..vocabulary import FloorMethod, Mode, RowCheck, StoreKind, Transport
-from .stats import latency_summary, paired_ratios
 
 
 class BenchError(Exception):

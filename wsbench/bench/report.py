@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tqdm import tqdm
 
 from .. import __version__
-from ..config import parse_database_url
+from ..stats import ratio_line, spread
 from ..store import mysql_connect
 from ..store.mysql import scalar
+from ..store.url import parse_database_url
 from ..vocabulary import StoreKind
 from .models import Case, CaseResult, Sample, comparisons
-from .stats import ratio_line, spread
 
 if TYPE_CHECKING:
     from .cli import BenchConfig

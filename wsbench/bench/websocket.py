@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ssl import SSLContext
 
-from ..client import send_run
+from ..stats import ack_latencies
 from ..vocabulary import Mode
+from .client import send_run
 from .driver import Progress
 from .models import BenchError, Case, Sample
-from .stats import ack_latencies
 
 
 def _ack_progress(progress: Progress) -> Callable[[object, int], None]:

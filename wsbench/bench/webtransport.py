@@ -16,13 +16,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..client import RETRY_FIRST_S, RETRY_MAX_S, RunResult
+from ..stats import ack_latencies
 from ..vocabulary import FloorMethod, Mode
+from .client import RETRY_FIRST_S, RETRY_MAX_S, RunResult
 from .datagrams import AckError, DatagramTracker, datagram, parse_ack
 from .driver import Progress
 from .models import BenchError, Case, Sample
 from .quic import QuicClosed, SessionRefused, Trust, WebTransportSession, quic_connection
-from .stats import ack_latencies
 
 DATAGRAM_WINDOW = 256  # datagrams in flight per session when --window is not given
 MAX_SESSIONS = 50  # sessions per run before giving up, as the WebSocket client's connections

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..bench.stats import percentile
+from ..stats import percentile
 from .pipe import Pipe, PipeCounters, Verdict
 from .profiles import Link
 

@@ -14,13 +14,14 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from ..config import FALLBACK_DB, Config, DatabaseURL, parse_database_url
+from ..errors import StartupError
 from ..vocabulary import StoreKind
-from .base import ClusterUnavailable, DatabaseUnreachable, StartupError, Store, StoreUnavailable
+from .base import ClusterUnavailable, DatabaseUnreachable, Store, StoreUnavailable
 from .mysql import MySQLStore, mysql_connect
 from .mysql_errors import explain, schema_command
 from .null import NullStore
 from .sqlite import SQLiteStore
+from .url import FALLBACK_DB, DatabaseURL, parse_database_url
 
 __all__ = [
     "ClusterUnavailable",
@@ -46,9 +47,9 @@ DEFAULT_SOCKETS = ("/run/mysqld/mysqld.sock", "/var/run/mysqld/mysqld.sock", "/t
 
 
 @contextlib.asynccontextmanager
-async def open_store(config: Config) -> AsyncIterator[Store]:
-    """Open the store the configuration names, checked and ready to write."""
-    url = config.db
+async def open_store(url: DatabaseURL, chosen: bool = True) -> AsyncIterator[Store]:
+    """Open the store ``url`` names, checked and ready to write; unless it was ``chosen`` (by a
+    flag or the environment), an unreachable default MySQL gets a stand-in."""
     async with contextlib.AsyncExitStack() as stack:
         store: Store
         if url.scheme is StoreKind.NULL:
@@ -59,7 +60,7 @@ async def open_store(config: Config) -> AsyncIterator[Store]:
             try:
                 store = await open_mysql(stack, url)
             except DatabaseUnreachable as exc:
-                if config.db_chosen:
+                if chosen:
                     raise
                 store = await stand_in(stack, url, exc)
         yield store

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 from ..batching import Row
+from ..errors import StartupError
 from ..vocabulary import StoreKind
 
 T = TypeVar("T")
@@ -17,10 +18,6 @@ TABLE = "testing"
 # the first copy makes retries and resends idempotent. It needs only the INSERT privilege.
 INSERT = f"INSERT IGNORE INTO {TABLE} (run_id, seq, number) VALUES (%s, %s, %s)"
 COUNT = f"SELECT COUNT(*) FROM {TABLE} WHERE run_id = %s"
-
-
-class StartupError(Exception):
-    """The server cannot start; the message names the cause and the command that fixes it."""
 
 
 class DatabaseUnreachable(StartupError):

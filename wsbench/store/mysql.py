@@ -15,7 +15,7 @@ from _mysql_connector import MySQLInterfaceError  # the C extension's error; som
 from mysql.connector.connection_cext import CMySQLConnection
 
 from ..batching import Row, statement_sizes
-from ..config import DatabaseURL
+from ..errors import StartupError
 from ..vocabulary import StoreKind
 from .base import (
     COUNT,
@@ -23,7 +23,6 @@ from .base import (
     TABLE,
     ClusterUnavailable,
     DatabaseUnreachable,
-    StartupError,
     StoreUnavailable,
     ThreadedStore,
 )
@@ -37,6 +36,7 @@ from .mysql_errors import (
     no_node_took,
     schema_command,
 )
+from .url import DatabaseURL
 
 T = TypeVar("T")
 

@@ -9,9 +9,9 @@ import mysql.connector
 from _mysql_connector import MySQLInterfaceError  # the C extension's error; some calls leak it
 from mysql.connector import errorcode
 
-from ..config import DatabaseURL
 from ..resources import SCHEMA
 from .base import TABLE
+from .url import DatabaseURL
 
 # Errors that go away by themselves: the writer keeps its batch and retries.
 TRANSIENT_MYSQL_ERRORS = {

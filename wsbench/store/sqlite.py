@@ -6,8 +6,9 @@ import sqlite3
 from collections.abc import Sequence
 
 from ..batching import Row
+from ..errors import StartupError
 from ..vocabulary import StoreKind
-from .base import COUNT, INSERT, TABLE, StartupError, StoreUnavailable, ThreadedStore
+from .base import COUNT, INSERT, TABLE, StoreUnavailable, ThreadedStore
 
 SQLITE_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ..errors import StartupError
 from .config import Config
-from .store import StartupError
 
 SELF_SIGNED_DAYS = 7  # long enough for a benchmark session, short enough to be thrown away
 PINNABLE_DAYS = 14  # the longest validity WebTransport's serverCertificateHashes accepts

@@ -12,17 +12,19 @@ import resource
 import signal
 from collections.abc import Sequence
 
-from . import __version__, tls
-from .config import Config, is_loopback, load_config
-from .h3_server import H3Server
-from .http_server import HttpServer
-from .https_server import HttpsServer
+from .. import __version__
+from ..addresses import is_loopback
+from ..errors import StartupError
+from ..vocabulary import Transport
+from . import tls
+from .config import Config, load_config
+from .h3 import H3Server
+from .http import HttpServer
+from .https import HttpsServer
 from .service import WEBTRANSPORT_PATH, Service
-from .store import StartupError
 from .tls import Certificate
-from .vocabulary import Transport
+from .websocket import WebSocketServer
 from .workers import serve_workers
-from .ws_server import WebSocketServer
 
 logger = logging.getLogger("wsbench")
 

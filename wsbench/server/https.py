@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl
 from granian.constants import HTTPModes, Interfaces
 from granian.server.embed import Server
 
+from ..vocabulary import Transport
 from . import http_api
 from .routes import INFO_PATH, PAGE_PATHS, RUNS_PREFIX, SCRIPTS, Answer, answer_get
 from .service import Service
-from .vocabulary import Transport
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -15,16 +15,16 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .protocol import (
+from ..protocol import (
     FrameError,
     error_message,
     parse_number,
     parse_run_id,
 )
+from ..vocabulary import Transport
 from .routes import Answer, answer_get
 from .runs import RunFeed, Runs
 from .service import Service
-from .vocabulary import Transport
 
 logger = logging.getLogger("wsbench")
 

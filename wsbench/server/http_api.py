@@ -11,10 +11,10 @@ import http
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .batching import Row
-from .protocol import FrameError, parse_number, parse_run_id, parse_seq
+from ..batching import Row
+from ..protocol import FrameError, parse_number, parse_run_id, parse_seq
+from ..vocabulary import Transport
 from .routes import Answer
-from .vocabulary import Transport
 
 if TYPE_CHECKING:
     from .service import Service

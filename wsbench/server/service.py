@@ -14,14 +14,17 @@ from typing import Any
 
 from websockets.typing import Origin
 
-from . import __version__, tls
-from .batching import batch_limit
-from .config import Config, is_loopback
+from .. import __version__
+from ..addresses import is_loopback
+from ..batching import batch_limit
+from ..errors import StartupError
+from ..resources import PAGE
+from ..store import Store, open_store
+from ..vocabulary import CommitMode
+from . import tls
+from .config import Config
 from .metrics import Metrics, peak_rss_bytes
-from .resources import PAGE
-from .store import StartupError, Store, open_store
 from .tls import Certificate
-from .vocabulary import CommitMode
 from .writer import GroupCommitWriter
 
 # Where WebTransport sessions are opened on the HTTP/3 port (webtransport.py serves it).
@@ -137,7 +140,7 @@ class Service:
             certificate = tls.load(
                 Path(config.tls_cert), Path(config.tls_key), config.tls_self_signed
             )
-        async with open_store(config) as store:
+        async with open_store(config.db, chosen=config.db_chosen) as store:
             max_batch = (
                 1
                 if config.commit is CommitMode.PER_MESSAGE

@@ -24,7 +24,7 @@ from prometheus_client import (
 from prometheus_client import Counter as CounterMetric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .vocabulary import Transport
+from ..vocabulary import Transport
 
 TRANSPORTS = tuple(Transport)
 SHARED_SYNC_S = 1.0  # how stale another worker's counts may be in a scrape

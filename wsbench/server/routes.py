@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .protocol import parse_run_id
-from .resources import PAGE_SCRIPTS, page_scripts
+from ..protocol import parse_run_id
+from ..resources import PAGE_SCRIPTS, page_scripts
 
 if TYPE_CHECKING:
     from .service import Service

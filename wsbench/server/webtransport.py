@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from aioquic.h3.connection import FrameType, H3Stream
 from aioquic.h3.events import WebTransportStreamDataReceived
 
-from .protocol import (
+from ..protocol import (
     FrameError,
     LineSplitter,
     encode_varint,
@@ -31,12 +31,12 @@ from .protocol import (
     seqs_datagrams,
     stream_message,
 )
+from ..vocabulary import Transport
 from .runs import RunFeed, Runs
 from .service import WEBTRANSPORT_PATH
-from .vocabulary import Transport
 
 if TYPE_CHECKING:
-    from .h3_server import H3Protocol
+    from .h3 import H3Protocol
     from .service import Service
 
 logger = logging.getLogger("wsbench")

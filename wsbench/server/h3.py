@@ -28,9 +28,9 @@ from aioquic.h3.events import (
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent, StreamReset
 
-from .https_server import HttpsServer, address_in_use
+from ..vocabulary import Transport
+from .https import HttpsServer, address_in_use
 from .service import Service
-from .vocabulary import Transport
 from .webtransport import Sessions
 
 logger = logging.getLogger("wsbench")

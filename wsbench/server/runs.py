@@ -12,9 +12,9 @@ import json
 import logging
 from typing import Any, Protocol
 
-from .protocol import ack_message, hello_message
-from .store import Store
-from .vocabulary import Transport
+from ..protocol import ack_message, hello_message
+from ..store import Store
+from ..vocabulary import Transport
 
 logger = logging.getLogger("wsbench")
 

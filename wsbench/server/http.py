@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from ..vocabulary import Transport
 from . import http_api
 from .routes import GET_ROUTES, Answer, answer_get
 from .service import Service
-from .vocabulary import Transport
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -8,10 +8,10 @@ import time
 from collections.abc import Hashable
 from typing import Protocol
 
-from .batching import Batch, Batcher, Row
+from ..batching import Batch, Batcher, Row
+from ..store import Store, StoreUnavailable
+from ..vocabulary import Transport
 from .metrics import Metrics
-from .store import Store, StoreUnavailable
-from .vocabulary import Transport
 
 logger = logging.getLogger("wsbench")
 
