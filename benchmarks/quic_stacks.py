@@ -35,14 +35,15 @@ CASES = [  # transport, mode, the flag that sets N, N
 ]
 # What differs in qh3: its import names, and datagram flows named by quarter stream id.
 QH3_EDITS = {
-    "wsbench/h3_server.py": [
+    "wsbench/server/h3.py": [
         ("from aioquic.", "from qh3."),
-        ("sessions.datagram(self, event.stream_id,", "sessions.datagram(self, event.flow_id * 4,"),
+        ("sessions.datagram(h3, event.stream_id,", "sessions.datagram(h3, event.flow_id * 4,"),
     ],
-    "wsbench/webtransport.py": [
+    "wsbench/server/webtransport.py": [
         ("from aioquic.", "from qh3."),
         ("h3.send_datagram(self.session_id, data)", "h3.send_datagram(self.session_id // 4, data)"),
     ],
+    "wsbench/protocol.py": [("from aioquic.", "from qh3.")],
 }
 
 

@@ -19,6 +19,8 @@ import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from aioquic.buffer import Buffer, BufferReadError, encode_uint_var
+
 BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1
 
@@ -147,14 +149,26 @@ def seqs_datagrams(seqs: Iterable[int], max_size: int) -> Iterator[bytes]:
         yield f'{{"seqs":[{",".join(chunk)}]}}'.encode()
 
 
-VARINT_LIMITS = ((1 << 6, 0, 1), (1 << 14, 0x40, 2), (1 << 30, 0x80, 4), (1 << 62, 0xC0, 8))
+# draft-02's CLOSE_WEBTRANSPORT_SESSION capsule: a code and a reason, on the CONNECT stream.
+CLOSE_SESSION_CAPSULE = 0x2843
+CLOSE_REASON_BYTES = 1024  # a longer reason is cut
 
 
-def encode_varint(value: int) -> bytes:
-    """QUIC's variable-length integer (RFC 9000, 16), as capsules carry their type and length."""
-    for limit, prefix, size in VARINT_LIMITS:
-        if 0 <= value < limit:
-            encoded = bytearray(value.to_bytes(size, "big"))
-            encoded[0] |= prefix
-            return bytes(encoded)
-    raise ValueError(f"{value} does not fit in a QUIC varint")
+def close_capsule(code: int, reason: str) -> bytes:
+    """The CLOSE_WEBTRANSPORT_SESSION capsule that ends a session with ``code`` and ``reason``."""
+    payload = code.to_bytes(4, "big") + reason.encode()[:CLOSE_REASON_BYTES]
+    return encode_uint_var(CLOSE_SESSION_CAPSULE) + encode_uint_var(len(payload)) + payload
+
+
+def parse_close_capsule(data: bytes) -> tuple[int | None, str]:
+    """The code and reason of a CLOSE_WEBTRANSPORT_SESSION capsule (None: not one)."""
+    buffer = Buffer(data=data)
+    try:
+        if buffer.pull_uint_var() != CLOSE_SESSION_CAPSULE:
+            return None, ""
+        payload = buffer.pull_bytes(buffer.pull_uint_var())
+    except BufferReadError:
+        return None, ""
+    if len(payload) < 4:
+        return None, ""
+    return int.from_bytes(payload[:4], "big"), payload[4:].decode(errors="replace")

@@ -1,4 +1,4 @@
-"""The project's words, typed: transports, modes, commit modes, stores, row checks."""
+"""The project's words, typed: transports, ports, modes, commit modes, stores, row checks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ class Transport(StrEnum):
     HTTP2 = "http2"  # HTTP/2 over TLS: one connection, many streams
     HTTP3 = "http3"  # HTTP/3 over QUIC (UDP), with TLS
     WEBTRANSPORT = "webtransport"  # a WebTransport session over HTTP/3
+
+
+class Port(StrEnum):
+    """The server's kinds of port, as ``GET /info`` names them; each served by one transport."""
+
+    WEBSOCKET = "ws_port"  # also the page, /info and /runs/<id>
+    HTTP = "http_port"  # HTTP/1.1: cleartext, or over TLS with --tls
+    HTTP2 = "h2_port"  # with --tls
+    HTTP3 = "h3_port"  # UDP, with --tls: HTTP/3 and WebTransport (its TCP side: HTTPS, Alt-Svc)
 
 
 class Mode(StrEnum):

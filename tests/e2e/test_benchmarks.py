@@ -128,7 +128,7 @@ def test_profile_layers_charges_each_sample_to_its_innermost_frame(tmp_path: Pat
     profile = tmp_path / "profile.txt"
     profile.write_text(
         f"{loop};Frame.parse (websockets/frames.py:294) 6\n"
-        f"{loop};WebSocketServer.receive (wsbench/ws_server.py:217) 3\n"
+        f"{loop};receive (wsbench/server/run_loop.py:60) 3\n"
         "thread (2): wsbench-mysql_0;_worker (concurrent/futures/thread.py:83) 1\n"
     )
     command = [sys.executable, "benchmarks/profile_layers.py", str(profile)]

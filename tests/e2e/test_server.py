@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
-from wsbench.server.service import interface_addresses
+from wsbench.server.origins import interface_addresses
 from wsbench.testing.server import SERVER, ServerProcess
 
 from .conftest import ADMIN_URL, Database, Target, apply_schema

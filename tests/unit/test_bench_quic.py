@@ -17,8 +17,14 @@ from wsbench.bench.datagrams import (
     datagram,
     parse_ack,
 )
-from wsbench.bench.quic import CLOSE_SESSION_CAPSULE, Trust, close_capsule, quic_configuration
-from wsbench.protocol import parse_datagram, seqs_datagrams
+from wsbench.bench.quic import Trust, quic_configuration
+from wsbench.protocol import (
+    CLOSE_SESSION_CAPSULE,
+    close_capsule,
+    parse_close_capsule,
+    parse_datagram,
+    seqs_datagrams,
+)
 from wsbench.server.tls import make_self_signed
 from wsbench.vocabulary import Mode, Transport
 
@@ -89,10 +95,11 @@ def test_the_tracker_refuses_a_window_of_nothing():
 def test_the_servers_close_capsule_gives_its_code_and_reason():
     payload = struct.pack("!I", 1009) + b"line over 1024 bytes"
     capsule = encode_uint_var(CLOSE_SESSION_CAPSULE) + encode_uint_var(len(payload)) + payload
-    assert close_capsule(capsule) == (1009, "line over 1024 bytes")
-    assert close_capsule(b"") == (None, "")
-    assert close_capsule(capsule[:-30]) == (None, "")  # cut short
-    assert close_capsule(encode_uint_var(0x21) + b"\x00") == (None, "")  # another capsule
+    assert parse_close_capsule(capsule) == (1009, "line over 1024 bytes")
+    assert close_capsule(1009, "line over 1024 bytes") == capsule  # the server's encoder agrees
+    assert parse_close_capsule(b"") == (None, "")
+    assert parse_close_capsule(capsule[:-30]) == (None, "")  # cut short
+    assert parse_close_capsule(encode_uint_var(0x21) + b"\x00") == (None, "")  # another capsule
 
 
 # --- flags --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from wsbench.server.service import (
+from wsbench.server.origins import (
     allowed_origins,
     interface_addresses,
     parse_if_inet6,

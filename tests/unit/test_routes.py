@@ -16,7 +16,7 @@ from wsbench.resources import PAGE_SCRIPTS, page_scripts
 from wsbench.server.config import load_config
 from wsbench.server.routes import GET_ROUTES, SCRIPTS, answer_get
 from wsbench.server.service import Service
-from wsbench.vocabulary import StoreKind
+from wsbench.vocabulary import Port, StoreKind
 
 
 class CountingStore:
@@ -74,9 +74,9 @@ async def test_info_is_the_real_services_info_as_it_is_now() -> None:
     """The server's own /info (a real Service, storing nothing): its store and its ports, read
     when asked, so ports bound after the start show."""
     async with Service.start(load_config(["--db", "null:"], environ={})) as service:
-        service.listening(8765, 8766)
+        service.listening({Port.WEBSOCKET: 8765, Port.HTTP: 8766})
         first = await answer_get(service, "/info")
-        service.listening(9001, 9002, h2_port=9003)
+        service.listening({Port.WEBSOCKET: 9001, Port.HTTP: 9002, Port.HTTP2: 9003})
         second = await answer_get(service, "/info")
     assert first is not None and second is not None
     assert (first.status, first.content_type) == (http.HTTPStatus.OK, "application/json")

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from wsbench.protocol import (
     FrameError,
     LineSplitter,
-    encode_varint,
+    close_capsule,
+    parse_close_capsule,
     parse_datagram,
     seq_ranges,
     seqs_datagrams,
@@ -102,20 +103,17 @@ def test_a_server_without_http3_has_no_quic_origin():
 
 
 @pytest.mark.parametrize(
-    ("value", "encoded"),
+    ("code", "reason", "encoded"),
     [
-        (0, "00"),
-        (63, "3f"),
-        (64, "4040"),
-        (0x2843, "6843"),
-        (16384, "80004000"),
-        (2**30, "c000000040000000"),
+        # type 0x2843 and the length as RFC 9000's varints (2 bytes, 1 byte), then the payload
+        (1001, "", "684304000003e9"),
+        (1009, "x", "684305000003f178"),
     ],
 )
-def test_quic_varints_as_rfc_9000_writes_them(value: int, encoded: str):
-    assert encode_varint(value).hex() == encoded
+def test_the_close_capsule_as_draft_02_lays_it_out(code: int, reason: str, encoded: str):
+    assert close_capsule(code, reason).hex() == encoded
+    assert parse_close_capsule(bytes.fromhex(encoded)) == (code, reason)
 
 
-def test_a_varint_out_of_range_is_refused():
-    with pytest.raises(ValueError, match="does not fit"):
-        encode_varint(2**62)
+def test_a_close_reason_is_cut_to_1024_bytes():
+    assert parse_close_capsule(close_capsule(1009, "é" * 1000)) == (1009, "é" * 512)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from aioquic._buffer import Buffer, BufferReadError
 from aioquic.asyncio.client import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import H3_ALPN, H3Connection
@@ -31,7 +30,7 @@ from aioquic.h3.events import (
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
 
-from ..protocol import LineSplitter
+from ..protocol import LineSplitter, parse_close_capsule
 
 # Datagrams up to this size are accepted from the server, as the server accepts them.
 MAX_DATAGRAM_FRAME = 65536
@@ -39,8 +38,6 @@ MAX_DATAGRAM_FRAME = 65536
 # server keeps (its initial_max_streams_bidi). More would wait in the client, unmeasured.
 STREAM_LIMIT = 128
 CONNECT_TIMEOUT_S = 10
-# draft-02's CLOSE_WEBTRANSPORT_SESSION capsule: a code and a reason, on the CONNECT stream.
-CLOSE_SESSION_CAPSULE = 0x2843
 # Lines the server sends on a session's stream are a hello, acks and errors: short.
 MAX_LINE = 65536
 
@@ -235,20 +232,6 @@ class QuicClient(QuicConnectionProtocol):
         self._sessions.pop(session.session_id, None)
 
 
-def close_capsule(data: bytes) -> tuple[int | None, str]:
-    """The code and reason of draft-02's CLOSE_WEBTRANSPORT_SESSION capsule (None: not one)."""
-    buffer = Buffer(data=data)
-    try:
-        if buffer.pull_uint_var() != CLOSE_SESSION_CAPSULE:
-            return None, ""
-        payload = buffer.pull_bytes(buffer.pull_uint_var())
-    except BufferReadError:
-        return None, ""
-    if len(payload) < 4:
-        return None, ""
-    return int.from_bytes(payload[:4], "big"), payload[4:].decode(errors="replace")
-
-
 class WebTransportSession:
     """One WebTransport session: the server's stream as lines, and datagrams."""
 
@@ -278,7 +261,7 @@ class WebTransportSession:
             self._fail_accept(SessionRefused(self._status, reason))
             self.ended(f"refused: {self._status} {reason}")
         elif event.stream_ended:
-            self.close_code, self.close_reason = close_capsule(bytes(self._connect_body))
+            self.close_code, self.close_reason = parse_close_capsule(bytes(self._connect_body))
             self.ended(f"the server closed the session: {self.close_code} {self.close_reason}")
 
     def stream_data(self, stream_id: int, data: bytes, ended: bool) -> None:

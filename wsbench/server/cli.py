@@ -15,39 +15,28 @@ from collections.abc import Sequence
 from .. import __version__
 from ..addresses import is_loopback
 from ..errors import StartupError
-from ..vocabulary import Transport
-from . import tls
+from . import h3, http, https, tls, websocket
 from .config import Config, load_config
-from .h3 import H3Server
-from .http import HttpServer
-from .https import HttpsServer
 from .service import WEBTRANSPORT_PATH, Service
 from .tls import Certificate
-from .websocket import WebSocketServer
+from .transport import Offer, offered
 from .workers import serve_workers
 
 logger = logging.getLogger("wsbench")
 
 
+# The ways in, in the order they start (and stop in reverse): a new transport is one more here.
+TRANSPORTS: tuple[Offer, ...] = (websocket.offer, http.offer, https.offer, h3.offer)
+
+
 async def run(config: Config, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set, then close connections and commit what was received."""
-    # Contexts exit in reverse: the servers stop and finish their requests, then the writer
-    # commits what it still holds, then the store closes.
+    # Contexts exit in reverse: the transports close their connections, then the writer commits
+    # what it still holds, then the store closes.
     async with Service.start(config) as service, contextlib.AsyncExitStack() as servers:
-        ws_port = await servers.enter_async_context(WebSocketServer(service).serve())
-        h2_port = h3_port = None
-        if service.certificate:  # one library for HTTP/1.1 and HTTP/2, so they compare fairly
-            http = HttpsServer(service, Transport.HTTP).serve(config.http_port)
-            h2 = HttpsServer(service, Transport.HTTP2).serve(config.h2_port)
-            http_port = await servers.enter_async_context(http)
-            h2_port = await servers.enter_async_context(h2)
-            # aioquic binds its UDP port alone (no SO_REUSEPORT): with --workers, no HTTP/3.
-            if config.workers == 1:
-                h3 = H3Server(service).serve(config.h3_port)
-                h3_port = await servers.enter_async_context(h3)
-        else:
-            http_port = await servers.enter_async_context(HttpServer(service).serve())
-        service.listening(ws_port, http_port, h2_port, h3_port)
+        transports = offered(service, TRANSPORTS)
+        ports = {t.port: await servers.enter_async_context(t.serve()) for t in transports}
+        service.listening(ports)
         log_start(service)
         collect_garbage_less_often()
         await stop.wait()
@@ -55,6 +44,9 @@ async def run(config: Config, stop: asyncio.Event) -> None:
             "stopping: no new connections; committing and acking what was received, then "
             "closing connections with 1001 (a second Ctrl-C exits at once)"
         )
+        for transport in transports:
+            await transport.drain()
+        await service.drain()
     logger.info("stopped")
 
 

@@ -26,9 +26,15 @@ from aioquic.h3.events import (
     WebTransportStreamDataReceived,
 )
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent, StreamReset
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    QuicEvent,
+    StreamDataReceived,
+    StreamReset,
+)
 
-from ..vocabulary import Transport
+from ..vocabulary import Port, Transport
 from .https import HttpsServer, address_in_use
 from .service import Service
 from .webtransport import Sessions
@@ -52,18 +58,23 @@ ALT_SVC_MAX_AGE_S = 86400
 class H3Server:
     """``POST /numbers`` and the GETs over HTTP/3, and WebTransport sessions, on one UDP port."""
 
+    port = Port.HTTP3
+
     def __init__(self, service: Service) -> None:
         if service.certificate is None:
             raise ValueError("HTTP/3 needs the service's certificate (--tls)")
         self.service = service
-        self.https = HttpsServer(service, Transport.HTTP3)  # the answers, on UDP and on TCP
+        self.https = HttpsServer(service, Transport.HTTP3, Port.HTTP3)  # the answers, UDP and TCP
         self.app = self.https.app
         self.connections: set[H3Protocol] = set()
         self.sessions = Sessions(service)
 
     @contextlib.asynccontextmanager
-    async def serve(self, port: int) -> AsyncIterator[int]:
-        """Listen on UDP and TCP ``port`` (0: a free one) until the context exits; yield it."""
+    async def serve(self, port: int | None = None) -> AsyncIterator[int]:
+        """Listen on UDP and TCP ``port`` (0: a free one; by default --h3-port) until the context
+        exits, then close the sessions and answer the requests under way; yield the port."""
+        if port is None:
+            port = self.service.config.h3_port
         for attempt in range(1, PORT_ATTEMPTS + 1):
             async with contextlib.AsyncExitStack() as stack:
                 bound = await stack.enter_async_context(self.serve_quic(port))
@@ -76,15 +87,14 @@ class H3Server:
                     continue  # only the UDP side was free: try another port
                 try:
                     yield bound
-                finally:  # only a port that served is drained: a retried one took nothing
-                    await self.drain()
+                finally:  # only a port that served has sessions: a retried one took nothing
+                    await self.sessions.close_all()
+                    for connection in list(self.connections):
+                        await connection.finish_requests()
                 return
 
     async def drain(self) -> None:
-        """Stop taking numbers, ack what was committed, answer the requests under way."""
-        await self.sessions.drain(self.service.config.ping_timeout)
-        for connection in list(self.connections):
-            await connection.finish_requests()
+        """Nothing to refuse early: new sessions get 503 once the service is stopping."""
 
     @contextlib.asynccontextmanager
     async def serve_quic(self, port: int) -> AsyncIterator[int]:
@@ -146,18 +156,27 @@ class H3Protocol(QuicConnectionProtocol):
             self.h3 = H3Connection(self._quic, enable_webtransport=True)
         elif isinstance(event, ConnectionTerminated):
             self.server.connections.discard(self)
-            self.server.sessions.connection_closed(self)
+            if self.h3 is not None:
+                self.server.sessions.connection_closed(self.h3)
             for exchange in self.exchanges.values():
                 exchange.disconnected()
         elif isinstance(event, StreamReset) and event.stream_id in self.exchanges:
             self.exchanges[event.stream_id].disconnected()
-        if self.h3 is not None:
-            for h3_event in self.h3.handle_event(event):
-                self.h3_event_received(h3_event)
+        if self.h3 is None:
+            return
+        # A stream a session opened carries its numbers, not HTTP/3 frames: aioquic learns a
+        # stream's kind only from the header its opener sends, so its bytes go to the session.
+        if isinstance(event, StreamDataReceived) and self.server.sessions.own_stream(
+            self.h3, event.stream_id, event.data, event.end_stream
+        ):
+            return
+        for h3_event in self.h3.handle_event(event):
+            self.h3_event_received(h3_event)
 
     def h3_event_received(self, event: H3Event) -> None:
         """Start a request or a session, or give it what arrived."""
-        sessions = self.server.sessions
+        sessions, h3 = self.server.sessions, self.h3
+        assert h3 is not None
         if isinstance(event, HeadersReceived):
             if event.stream_id in self.exchanges:
                 return  # trailers: nothing we use
@@ -165,18 +184,20 @@ class H3Protocol(QuicConnectionProtocol):
                 name.decode("latin-1"): value.decode("latin-1") for name, value in event.headers
             }
             if headers.get(":method") == "CONNECT":
-                sessions.open(self, event.stream_id, headers)
+                sessions.open(h3, self._quic, self.transmit, event.stream_id, headers)
                 return
             self.start_exchange(event.stream_id, headers, event.stream_ended)
         elif isinstance(event, DataReceived):
             if exchange := self.exchanges.get(event.stream_id):
                 exchange.received(event.data, event.stream_ended)
             elif event.stream_ended:
-                sessions.ended(self, event.stream_id)  # the client closed its session
+                sessions.ended(h3, event.stream_id)  # the client closed its session
         elif isinstance(event, WebTransportStreamDataReceived):
-            sessions.stream_data(self, event)
+            sessions.stream_data(
+                h3, self._quic, event.session_id, event.stream_id, event.data, event.stream_ended
+            )
         elif isinstance(event, DatagramReceived):
-            sessions.datagram(self, event.stream_id, event.data)
+            sessions.datagram(h3, event.stream_id, event.data)
 
     def start_exchange(self, stream_id: int, headers: dict[str, str], ended: bool) -> None:
         """Run the ASGI application for one request."""
@@ -260,3 +281,11 @@ class Exchange:
             more = message.get("more_body", False)
             h3.send_data(self.stream_id, message.get("body", b""), end_stream=not more)
             self.connection.transmit()
+
+
+def offer(service: Service) -> list[H3Server]:
+    """With --tls and one process: HTTP/3 and WebTransport on the QUIC port. aioquic binds its
+    UDP port alone (no SO_REUSEPORT), so with --workers there is none."""
+    if service.certificate is None or service.config.workers > 1:
+        return []
+    return [H3Server(service)]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ..vocabulary import Transport
+from ..vocabulary import Port, Transport
 from . import http_api
 from .routes import GET_ROUTES, Answer, answer_get
 from .service import Service
@@ -36,6 +36,8 @@ QUIET_BAD_REQUESTS = QuietBadRequests()
 
 class HttpServer:
     """``POST /numbers`` through the shared writer; also the page, ``/info`` and ``/runs/<id>``."""
+
+    port = Port.HTTP
 
     def __init__(self, service: Service) -> None:
         self.service = service
@@ -62,6 +64,9 @@ class HttpServer:
             yield runner.addresses[0][1]
         finally:
             await runner.cleanup()
+
+    async def drain(self) -> None:
+        """Nothing to refuse early: requests under way are answered before the port closes."""
 
     @web.middleware
     async def cors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -118,3 +123,8 @@ def to_response(answer: Answer) -> web.Response:
         body=answer.body,
         headers={"Content-Type": answer.content_type, "X-Content-Type-Options": "nosniff"},
     )
+
+
+def offer(service: Service) -> list[HttpServer]:
+    """Without --tls: HTTP/1.1 in cleartext (with --tls, ``https`` serves the HTTP port)."""
+    return [] if service.certificate else [HttpServer(service)]

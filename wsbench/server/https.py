@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from granian.constants import HTTPModes, Interfaces
 from granian.server.embed import Server
 
-from ..vocabulary import Transport
+from ..vocabulary import Port, Transport
 from . import http_api
 from .routes import INFO_PATH, PAGE_PATHS, RUNS_PREFIX, SCRIPTS, Answer, answer_get
 from .service import Service
@@ -45,19 +45,23 @@ DRAIN_BYTES = 8 << 20  # beyond this a sender of an oversized body may see its c
 class HttpsServer:
     """``POST /numbers``, the page, ``/info``, ``/runs/<id>`` and ``/metrics`` over TLS."""
 
-    def __init__(self, service: Service, transport: Transport) -> None:
+    def __init__(self, service: Service, transport: Transport, port: Port | None = None) -> None:
         if service.certificate is None:
             raise ValueError("HTTPS needs the service's certificate (--tls)")
         self.service = service
         self.transport = transport
+        self.port = port or Port.HTTP  # the kind of port it serves, when it serves one alone
         # On the HTTP/3 port: the Alt-Svc header that tells a browser QUIC is there.
         self.alt_svc: tuple[tuple[str, str], ...] = ()
         self.certificate = service.certificate
 
     @contextlib.asynccontextmanager
-    async def serve(self, port: int) -> AsyncIterator[int]:
-        """Listen on ``port`` (0: a free one) until the context exits; yield the port."""
+    async def serve(self, port: int | None = None) -> AsyncIterator[int]:
+        """Listen on ``port`` (0: a free one; by default its kind's configured one) until the
+        context exits; yield the port."""
         config = self.service.config
+        if port is None:
+            port = config.h2_port if self.port is Port.HTTP2 else config.http_port
         with reserved_port(config.host, port, config.reuse_port) as port:
             server = Server(
                 self.app,
@@ -83,6 +87,9 @@ class HttpsServer:
         finally:
             server.stop()  # type: ignore[no-untyped-call]
             await task
+
+    async def drain(self) -> None:
+        """Nothing to refuse early: requests under way are answered before the port closes."""
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI application: one answer per request."""
@@ -226,3 +233,13 @@ def address_in_use(protocol: str, host: str, port: int) -> OSError:
         f"error while attempting to bind on {protocol} address {address!r}: "
         f"{os.strerror(errno.EADDRINUSE).lower()}",
     )
+
+
+def offer(service: Service) -> list[HttpsServer]:
+    """With --tls: HTTP/1.1 and HTTP/2 over TLS, each on its own port, from one library."""
+    if service.certificate is None:
+        return []
+    return [
+        HttpsServer(service, Transport.HTTP, Port.HTTP),
+        HttpsServer(service, Transport.HTTP2, Port.HTTP2),
+    ]

@@ -1,7 +1,8 @@
 """A run fed over one ordered channel: sequence numbers, commits and cumulative acks.
 
 WebSocket connections and WebTransport streams both carry the same messages (numbers in, a hello
-and cumulative acks out), so both feed a run through a ``RunFeed``; only the ``Channel`` differs.
+and cumulative acks out), so both feed a run through a ``RunFeed`` (``run_loop`` reads them); only
+the ``Channel`` differs. ``Runs`` keeps one channel per run for the whole process.
 """
 
 from __future__ import annotations
@@ -110,9 +111,12 @@ class RunFeed:
         await self._delivered.wait()
 
 
-# WebSocket close codes, which WebTransport sessions reuse: a superseded channel gets 1008 (policy
-# violation), one whose run the database cannot place 1013 (try again later).
+# WebSocket close codes (RFC 6455, 7.4.1), which WebTransport sessions reuse: a superseded channel
+# gets 1008 (policy violation), one whose run the database cannot place 1013 (try again later),
+# one that sent too much 1009 (message too big), and every one 1001 when the server stops.
+GOING_AWAY_CODE = 1001
 SUPERSEDED_CODE = 1008
+TOO_BIG_CODE = 1009
 TRY_AGAIN_LATER_CODE = 1013
 
 

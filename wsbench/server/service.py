@@ -1,29 +1,27 @@
-"""What both transports share: the store and its writer, the page, who may call, what we say."""
+"""What every transport shares: the store and its writer, the runs, the ports, who may call, what
+the server says about itself, and the one drain."""
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import ipaddress
 import logging
-import socket
-import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from websockets.typing import Origin
 
 from .. import __version__
-from ..addresses import is_loopback
 from ..batching import batch_limit
 from ..errors import StartupError
 from ..resources import PAGE
 from ..store import Store, open_store
-from ..vocabulary import CommitMode
+from ..vocabulary import CommitMode, Port
 from . import tls
 from .config import Config
 from .metrics import Metrics, peak_rss_bytes
+from .origins import allowed_origins, interface_addresses, wildcard_versions
+from .runs import Runs
 from .tls import Certificate
 from .writer import GroupCommitWriter
 
@@ -33,76 +31,8 @@ WEBTRANSPORT_PATH = "/webtransport"
 logger = logging.getLogger("wsbench")
 
 
-SIOCGIFADDR = 0x8915  # Linux: an interface's (primary) IPv4 address
-IF_INET6 = Path("/proc/net/if_inet6")  # Linux: every IPv6 address, one a line
-
-
-def wildcard_versions(host: str) -> set[int]:
-    """The IP versions a wildcard ``host`` listens on ("" both), or none for any other host."""
-    if host == "":
-        return {4, 6}
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return set()
-    # "::" is IPv6 only: asyncio sets IPV6_V6ONLY on the sockets it binds.
-    return {address.version} if address.is_unspecified else set()
-
-
-def parse_if_inet6(text: str) -> list[str]:
-    """The IPv6 addresses that /proc/net/if_inet6 lists, as literals."""
-    return [
-        str(ipaddress.IPv6Address(bytes.fromhex(line.split()[0]))) for line in text.splitlines()
-    ]
-
-
-def interface_addresses() -> list[str]:
-    """Every IP address on this host's interfaces now, IPv4 and IPv6, as literals."""
-    addresses: set[str] = set()
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        for _, name in socket.if_nameindex():
-            # struct ifreq: the name, then a sockaddr_in whose address is at bytes 20..24.
-            request = struct.pack("16s24x", name.encode())
-            try:
-                answer = fcntl.ioctl(probe.fileno(), SIOCGIFADDR, request)
-            except OSError:  # no IPv4 address, or the interface went away meanwhile
-                continue
-            addresses.add(socket.inet_ntoa(answer[20:24]))
-    with contextlib.suppress(OSError):  # absent when IPv6 is off
-        addresses.update(parse_if_inet6(IF_INET6.read_text()))
-    return sorted(addresses)
-
-
-def allowed_origins(
-    host: str,
-    ports: list[int],
-    extra: tuple[str, ...] = (),
-    scheme: str = "http",
-    addresses: Sequence[str] = (),
-) -> list[Origin | None]:
-    """Origins whose pages may call us: the page's own, file:// pages on loopback, and ``extra``.
-
-    ``addresses``: this host's IP addresses, the page's own hosts when ``host`` is a wildcard.
-    """
-    hosts = {f"[{host}]" if ":" in host else host} if host else set()
-    if versions := wildcard_versions(host):
-        # Browsers rarely name 0.0.0.0: the page came from one of the addresses we answer on.
-        # By IP literal only: a hostname's page could be anyone's, by DNS rebinding.
-        served = [ipaddress.ip_address(address) for address in addresses]
-        hosts |= {
-            f"[{ip}]" if ip.version == 6 else str(ip) for ip in served if ip.version in versions
-        }
-    origins: list[Origin | None] = [None]  # non-browser clients send no Origin
-    if is_loopback(host):
-        hosts |= {"127.0.0.1", "localhost", "[::1]"}
-        origins.append(Origin("null"))  # what a page opened from disk sends
-    origins += sorted(Origin(f"{scheme}://{name}:{port}") for name in hosts for port in ports)
-    origins += [Origin(origin) for origin in extra if origin not in origins]
-    return origins
-
-
 class Service:
-    """The store, its writer and the page, shared by the WebSocket and HTTP servers."""
+    """The store, its writer, the runs and the page, shared by every transport."""
 
     def __init__(
         self,
@@ -119,12 +49,12 @@ class Service:
         self.metrics = metrics
         metrics.gauge("wsbench_queue_depth", "Rows waiting for a commit", lambda: writer.pending)
         metrics.gauge("wsbench_peak_rss_bytes", "Peak resident memory", peak_rss_bytes)
-        # Filled in place once both ports are bound; websockets keeps a reference to the list.
+        # Filled in place once the ports are bound; websockets keeps a reference to the list.
         self.origins: list[Origin | None] = []
-        self.ws_port = config.port
-        self.http_port = config.http_port
-        self.h2_port: int | None = None
-        self.h3_port: int | None = None  # UDP
+        # Each port kind's bound port, once listening; until then the configured ones.
+        self.ports: dict[Port, int] = {Port.WEBSOCKET: config.port, Port.HTTP: config.http_port}
+        self.runs = Runs()  # the one channel feeding each run, whichever transport it came by
+        self.stopping = False  # set by drain(): numbers are no longer taken, on any port
         try:
             self.page = PAGE.read_bytes()
         except OSError as exc:
@@ -158,19 +88,41 @@ class Service:
         """``https`` with TLS, else ``http``: the scheme of the page and of every HTTP port."""
         return "https" if self.certificate else "http"
 
-    def listening(
-        self, ws_port: int, http_port: int, h2_port: int | None = None, h3_port: int | None = None
-    ) -> None:
+    @property
+    def ws_port(self) -> int:
+        """The WebSocket port (the page's own)."""
+        return self.ports[Port.WEBSOCKET]
+
+    @property
+    def http_port(self) -> int:
+        """The HTTP/1.1 port."""
+        return self.ports[Port.HTTP]
+
+    @property
+    def h2_port(self) -> int | None:
+        """The HTTP/2 port, with --tls."""
+        return self.ports.get(Port.HTTP2)
+
+    @property
+    def h3_port(self) -> int | None:
+        """The QUIC (UDP) port of HTTP/3 and WebTransport, with --tls and one process."""
+        return self.ports.get(Port.HTTP3)
+
+    def listening(self, ports: Mapping[Port, int]) -> None:
         """Record the bound ports, which decide the page's own origins."""
-        self.ws_port, self.http_port, self.h2_port = ws_port, http_port, h2_port
-        self.h3_port = h3_port
-        ports = [ws_port, http_port, *(port for port in (h2_port, h3_port) if port)]
+        self.ports.update(ports)
         host = self.config.host
         # Bound to every interface: the addresses it has now (ports are bound by now too).
         addresses = interface_addresses() if wildcard_versions(host) else []
         self.origins[:] = allowed_origins(
-            host, ports, self.config.allow_origins, self.scheme, addresses
+            host, list(self.ports.values()), self.config.allow_origins, self.scheme, addresses
         )
+
+    async def drain(self) -> None:
+        """Stop taking numbers on every port, commit what was received and send its acks."""
+        self.stopping = True
+        await self.writer.flush()
+        await self.runs.acks_delivered(self.config.ping_timeout)
 
     def info(self) -> dict[str, Any]:
         """What the server tells every client: where numbers go and how they are committed."""
@@ -181,10 +133,7 @@ class Service:
             "target": self.store.target,
             "durable": self.store.durable,
             "commit": self.config.commit,
-            "ws_port": self.ws_port,
-            "http_port": self.http_port,
-            "h2_port": self.h2_port,
-            "h3_port": self.h3_port,
+            **{port.value: self.ports.get(port) for port in Port},
             "webtransport_path": WEBTRANSPORT_PATH if self.h3_port else None,
             "tls": self.certificate is not None,
             "certificate": (

@@ -4,6 +4,9 @@ The server opens the session's bidirectional stream and greets on it; the client
 back on it, one a line, and reads cumulative acks, so a run resumes exactly as over WebSocket.
 Datagrams carry "SEQ NUMBER" each and are answered with datagrams of committed ranges; the
 client resends what is not acked in time, and (run, seq) stores each number once.
+
+A session gets what aioquic's own examples give a handler: the connection's ``H3Connection``, its
+``QuicConnection`` and a ``transmit`` callable; ``h3`` routes the session's events here.
 """
 
 from __future__ import annotations
@@ -13,48 +16,47 @@ import collections
 import http
 import json
 import logging
-import struct
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from aioquic.h3.connection import FrameType, H3Stream
-from aioquic.h3.events import WebTransportStreamDataReceived
+from aioquic.h3.connection import H3Connection
+from aioquic.quic.connection import QuicConnection
 
 from ..protocol import (
     FrameError,
     LineSplitter,
-    encode_varint,
-    error_message,
+    close_capsule,
     parse_datagram,
-    parse_number,
     parse_run_id,
     seqs_datagrams,
     stream_message,
 )
 from ..vocabulary import Transport
-from .runs import RunFeed, Runs
-from .service import WEBTRANSPORT_PATH
-
-if TYPE_CHECKING:
-    from .h3 import H3Protocol
-    from .service import Service
+from .run_loop import serve_run
+from .runs import GOING_AWAY_CODE, TOO_BIG_CODE, RunFeed
+from .service import WEBTRANSPORT_PATH, Service
 
 logger = logging.getLogger("wsbench")
 
 # Browsers accept datagrams of about 1,200 bytes; ack datagrams stay below.
 ACK_DATAGRAM_BYTES = 1000
 SESSIONS_PER_CONNECTION = 4
-# draft-02's CLOSE_WEBTRANSPORT_SESSION capsule: a code and a reason, on the CONNECT stream.
-CLOSE_SESSION_CAPSULE = 0x2843
-REASON_BYTES = 1024
 
 
 class Session:
     """One WebTransport session feeding one run."""
 
-    def __init__(self, sessions: Sessions, connection: H3Protocol, session_id: int, run: str):
+    def __init__(
+        self,
+        sessions: Sessions,
+        h3: H3Connection,
+        quic: QuicConnection,
+        transmit: Callable[[], None],
+        session_id: int,
+        run: str,
+    ) -> None:
         self.sessions = sessions
-        self.connection = connection
+        self.h3, self.quic, self.transmit = h3, quic, transmit
         self.session_id = session_id
         service = sessions.service
         self.service = service
@@ -64,58 +66,29 @@ class Session:
         self.closed = False
         self._inbox: asyncio.Queue[list[str] | None] = asyncio.Queue()
         self._queued = 0  # lines in the inbox
-        h3 = connection.h3
-        assert h3 is not None
+        # The one stream that carries the run: ours, so h3 hands its bytes to stream_data.
         self.stream_id = h3.create_webtransport_stream(session_id)
-        # aioquic learns that a stream is WebTransport's from the stream's header, which only
-        # the opener sends: tell it about ours, or it parses the client's numbers as HTTP/3.
-        stream = h3._stream.setdefault(self.stream_id, H3Stream(self.stream_id))
-        stream.frame_type, stream.session_id = FrameType.WEBTRANSPORT_STREAM, session_id
         self.task = asyncio.create_task(self.run(), name=f"wsbench-webtransport-{run}")
 
     async def run(self) -> None:
         """Greet with the run's committed count, then feed the run until the session ends."""
-        feed, runs = self.feed, self.sessions.runs
-        acks: asyncio.Task[None] | None = None
-        try:
-            # window: the most numbers the client may have sent and not seen acked (see
-            # stream_data: QUIC's flow control does not hold a sender back while commits lag).
-            window = self.service.config.max_pending
-            if not await runs.start(feed, self.service.store, self.service.info(), window=window):
-                return
-            acks = asyncio.create_task(feed.send_acks())
-            await self.receive()
-        finally:
-            if acks is not None:
-                acks.cancel()
-            runs.release(feed)
+        # window: the most numbers the client may have sent and not seen acked (see
+        # stream_data: QUIC's flow control does not hold a sender back while commits lag).
+        window = self.service.config.max_pending
+        await serve_run(self.service, self.feed, self.messages(), window=window)
 
-    async def receive(self) -> None:
-        """Submit each line's number; answer a bad line with an error, as WebSocket does."""
-        writer, feed, run_id = self.service.writer, self.feed, self.feed.run_id
+    async def messages(self) -> AsyncIterator[str]:
+        """The lines the client sent on the session's stream, in order, until it ends."""
         while (lines := await self._inbox.get()) is not None:
             self._queued -= len(lines)
-            if self.sessions.stopping or feed.superseded:
-                continue  # never acked: the client resends after resuming
             for line in lines:
-                try:
-                    number = parse_number(line)
-                except FrameError as exc:
-                    feed.rejected += 1
-                    self.service.metrics.rejected[Transport.WEBTRANSPORT] += 1
-                    await self.send(error_message(str(exc), feed.received + feed.rejected))
-                    continue
-                seq = feed.next_seq
-                writer.submit(feed, (run_id, seq, number))
-                feed.next_seq = seq + 1
-            if writer.full:
-                await writer.wait_for_room()
+                yield line
 
     def stream_data(self, stream_id: int, data: bytes, ended: bool) -> None:
         """Bytes from the client on a stream of this session."""
         if stream_id != self.stream_id:
             # Only the stream the server opened carries numbers.
-            self.connection._quic.stop_stream(stream_id, 0)
+            self.quic.stop_stream(stream_id, 0)
             return
         try:
             lines = self.lines.feed(data)
@@ -140,7 +113,7 @@ class Session:
 
     async def _reject(self, reason: str) -> None:
         await self.send(json.dumps({"error": reason}))
-        await self.close(1009, reason)
+        await self.close(TOO_BIG_CODE, reason)
 
     def datagram(self, data: bytes) -> None:
         """One number as a datagram."""
@@ -150,7 +123,7 @@ class Session:
             self.service.metrics.rejected[Transport.WEBTRANSPORT] += 1
             self.send_datagram(json.dumps({"error": str(exc)}).encode())
             return
-        if self.sessions.stopping or len(self.datagrams) >= self.service.config.max_pending:
+        if self.service.stopping or len(self.datagrams) >= self.service.config.max_pending:
             return  # dropped like a lost datagram: the client resends it
         self.datagrams.submit(seq, number)
 
@@ -158,34 +131,27 @@ class Session:
         """One message on the session's stream (the ``Channel`` of its run)."""
         if self.closed:
             return
-        self.connection._quic.send_stream_data(self.stream_id, stream_message(message))
-        self.connection.transmit()
+        self.quic.send_stream_data(self.stream_id, stream_message(message))
+        self.transmit()
 
     def send_datagram(self, data: bytes) -> None:
         """One datagram of this session."""
         if self.closed:
             return
-        h3 = self.connection.h3
-        assert h3 is not None
-        h3.send_datagram(self.session_id, data)
-        self.connection.transmit()
+        self.h3.send_datagram(self.session_id, data)
+        self.transmit()
 
     async def close(self, code: int, reason: str) -> None:
         """Close the session with a code and a reason the page's ``closed`` promise reports."""
         if self.closed:
             return
-        h3 = self.connection.h3
-        assert h3 is not None
-        text = reason.encode()[:REASON_BYTES]
-        payload = struct.pack("!I", code) + text
-        capsule = encode_varint(CLOSE_SESSION_CAPSULE) + encode_varint(len(payload)) + payload
         self.closed = True
         try:
-            self.connection._quic.send_stream_data(self.stream_id, b"", end_stream=True)
-            h3.send_data(self.session_id, capsule, end_stream=True)
+            self.quic.send_stream_data(self.stream_id, b"", end_stream=True)
+            self.h3.send_data(self.session_id, close_capsule(code, reason), end_stream=True)
         except Exception:  # noqa: BLE001 - the client closed first
             logger.debug("closing WebTransport session %d: already closed", self.session_id)
-        self.connection.transmit()
+        self.transmit()
         self.end()
 
     def end(self) -> None:
@@ -234,13 +200,12 @@ class Datagrams:
 
 
 class Sessions:
-    """Every WebTransport session of the QUIC port."""
+    """Every WebTransport session of the QUIC port, by connection (its ``H3Connection``)."""
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.runs = Runs()
-        self.sessions: dict[tuple[H3Protocol, int], Session] = {}
-        self.stopping = False
+        self.sessions: dict[tuple[H3Connection, int], Session] = {}
+        self.streams: dict[tuple[H3Connection, int], Session] = {}  # the streams we opened
         service.metrics.gauge(
             "wsbench_webtransport_sessions", "Open WebTransport sessions", lambda: len(self)
         )
@@ -248,11 +213,16 @@ class Sessions:
     def __len__(self) -> int:
         return len(self.sessions)
 
-    def open(self, connection: H3Protocol, stream_id: int, headers: dict[str, str]) -> None:
+    def open(
+        self,
+        h3: H3Connection,
+        quic: QuicConnection,
+        transmit: Callable[[], None],
+        stream_id: int,
+        headers: dict[str, str],
+    ) -> None:
         """Accept or refuse a CONNECT: its protocol, path, run id, origin and the limits."""
-        status, reason, run = self.check(connection, headers)
-        h3 = connection.h3
-        assert h3 is not None
+        status, reason, run = self.check(h3, headers)
         if status is not http.HTTPStatus.OK:
             logger.debug("WebTransport session refused with %d: %s", status.value, reason)
             h3.send_headers(
@@ -264,11 +234,11 @@ class Sessions:
         h3.send_headers(
             stream_id, [(b":status", b"200"), (b"sec-webtransport-http3-draft", b"draft02")]
         )
-        self.sessions[connection, stream_id] = Session(self, connection, stream_id, run)
+        session = Session(self, h3, quic, transmit, stream_id, run)
+        self.sessions[h3, stream_id] = session
+        self.streams[h3, session.stream_id] = session
 
-    def check(
-        self, connection: H3Protocol, headers: dict[str, str]
-    ) -> tuple[http.HTTPStatus, str, str]:
+    def check(self, h3: H3Connection, headers: dict[str, str]) -> tuple[http.HTTPStatus, str, str]:
         """The status a CONNECT gets, why, and its run id."""
         if headers.get(":protocol") != "webtransport":
             return http.HTTPStatus.NOT_IMPLEMENTED, "only WebTransport is served by CONNECT", ""
@@ -284,9 +254,9 @@ class Sessions:
             run = parse_run_id(parse_qs(url.query).get("run", [""])[0])
         except ValueError as exc:
             return http.HTTPStatus.BAD_REQUEST, str(exc), ""
-        if self.stopping:
+        if self.service.stopping:
             return http.HTTPStatus.SERVICE_UNAVAILABLE, "stopping", ""
-        mine = sum(1 for owner, _ in self.sessions if owner is connection)
+        mine = sum(1 for owner, _ in self.sessions if owner is h3)
         if mine >= SESSIONS_PER_CONNECTION:
             limit = SESSIONS_PER_CONNECTION
             return http.HTTPStatus.TOO_MANY_REQUESTS, f"too many sessions (limit {limit})", ""
@@ -295,40 +265,49 @@ class Sessions:
             return http.HTTPStatus.SERVICE_UNAVAILABLE, f"too many sessions (limit {limit})", ""
         return http.HTTPStatus.OK, "", run
 
-    def stream_data(self, connection: H3Protocol, event: WebTransportStreamDataReceived) -> None:
-        """Stream bytes for a session (streams of unknown sessions are stopped)."""
-        session = self.sessions.get((connection, event.session_id))
+    def own_stream(self, h3: H3Connection, stream_id: int, data: bytes, ended: bool) -> bool:
+        """Bytes on a stream a session of ours opened: the session's (True), else not ours."""
+        session = self.streams.get((h3, stream_id))
         if session is None:
-            connection._quic.stop_stream(event.stream_id, 0)
-            return
-        session.stream_data(event.stream_id, event.data, event.stream_ended)
+            return False
+        session.stream_data(stream_id, data, ended)
+        return True
 
-    def datagram(self, connection: H3Protocol, session_id: int, data: bytes) -> None:
+    def stream_data(
+        self, h3: H3Connection, quic: QuicConnection, session_id: int, stream_id: int, data: bytes,
+        ended: bool,
+    ) -> None:  # fmt: skip
+        """Bytes on a stream the client opened (stopped: only the server's stream is read)."""
+        session = self.sessions.get((h3, session_id))
+        if session is None:
+            quic.stop_stream(stream_id, 0)
+            return
+        session.stream_data(stream_id, data, ended)
+
+    def datagram(self, h3: H3Connection, session_id: int, data: bytes) -> None:
         """A datagram for a session (those for no session are dropped)."""
-        if session := self.sessions.get((connection, session_id)):
+        if session := self.sessions.get((h3, session_id)):
             session.datagram(data)
 
-    def ended(self, connection: H3Protocol, session_id: int) -> None:
+    def ended(self, h3: H3Connection, session_id: int) -> None:
         """The client closed its session."""
-        if session := self.sessions.get((connection, session_id)):
+        if session := self.sessions.get((h3, session_id)):
             session.end()
 
-    def connection_closed(self, connection: H3Protocol) -> None:
+    def connection_closed(self, h3: H3Connection) -> None:
         """The QUIC connection is gone, and its sessions with it."""
         for owner, session_id in list(self.sessions):
-            if owner is connection:
+            if owner is h3:
                 session = self.sessions[owner, session_id]
                 session.closed = True
                 session.end()
 
     def forget(self, session: Session) -> None:
         """Drop a session that ended."""
-        self.sessions.pop((session.connection, session.session_id), None)
+        self.sessions.pop((session.h3, session.session_id), None)
+        self.streams.pop((session.h3, session.stream_id), None)
 
-    async def drain(self, timeout: float) -> None:
-        """Stop taking numbers, commit what was received and ack it, then close the sessions."""
-        self.stopping = True
-        await self.service.writer.flush()
-        await self.runs.acks_delivered(timeout)
+    async def close_all(self) -> None:
+        """Close every session with 1001 (going away): the server is stopping."""
         for session in list(self.sessions.values()):
-            await session.close(1001, "server stopping")
+            await session.close(GOING_AWAY_CODE, "server stopping")
