@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from wsbench import __version__
-from wsbench.bench.cli import parse_choices
 from wsbench.bench.report import environment
+from wsbench.bench.settings import parse_choices
 from wsbench.link import Link, LinkSpecError, Pattern, choose_n, limit_ms, parse_link, rounds_ms
 from wsbench.stats import paired_ratios, spread
 from wsbench.testing.browser import (

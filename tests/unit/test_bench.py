@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from wsbench.bench.cli import build_parser, http_base, parse_choices, with_port
+from wsbench.bench.cli import build_parser
 from wsbench.bench.models import BenchError, Case, CaseResult, Sample, comparisons, verify_rows
 from wsbench.bench.report import results_table
 from wsbench.bench.server_api import count_rows
+from wsbench.bench.settings import http_base, parse_choices, with_port
 from wsbench.stats import ack_latencies, latency_summary, percentile, ratio_line
 from wsbench.testing.cpu import MachineTime, cpu_seconds, main_thread_cpu_seconds, mariadb_pid
 from wsbench.vocabulary import FloorMethod, Mode, StoreKind, Transport

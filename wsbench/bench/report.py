@@ -25,7 +25,7 @@ from ..vocabulary import StoreKind
 from .models import Case, CaseResult, Sample, comparisons
 
 if TYPE_CHECKING:
-    from .cli import BenchConfig
+    from .settings import BenchConfig
 
 
 def _ms(value: float | None) -> str:

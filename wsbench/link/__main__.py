@@ -23,16 +23,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import HOST_ENV, LINK_ENV, STATS
 from .emulator import DelayLine
 from .profiles import PROFILES, Link, LinkSpecError, parse_link
 from .tun import Endpoints, LinkUnavailable, enter_namespace, kernel_drops, namespace_pair
 
 # The line a program reads to find the far side: "wsbench.link: ... reached at 10.214.3.2".
 READY = "wsbench.link: {link}; COMMAND's side is reached at {address}"
-STATS = "wsbench.link stats "  # then the JSON document
 STOP_GRACE_S = 20
 # What COMMAND is told: the link it is behind, and the address at which it reaches this side.
-LINK_ENV, HOST_ENV = "WSBENCH_LINK", "WSBENCH_LINK_HOST"
 _PR_SET_PDEATHSIG = 1
 RT_PRIORITY = 10  # above every ordinary process, below the kernel's own real-time threads
 

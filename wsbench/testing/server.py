@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from ..link.__main__ import STATS
+from ..link import STATS
 from ..resources import PAGE
 from .browser import QuicOrigin
 
