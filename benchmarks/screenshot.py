@@ -5,8 +5,8 @@
 Starts a --tls server writing to MySQL (schema.sql applied; `make run` or `make test` does that),
 opens the page where the server serves it in Debian's Chromium, set up for HTTP/3 as the page
 tells a user to, clicks "Run all modes" at the page's defaults (N = 10,000, 1,000 for the HTTP
-modes), waits until it is done, and saves the page down to the ratios as a PNG. About a minute. Exits non-zero, with
-what the page said, when the compare did not end "done".
+modes), waits until it is done, and saves the page down to the ratios as a PNG. About a minute.
+Exits non-zero, with what the page said, when the compare did not end "done".
 """
 
 from __future__ import annotations

@@ -120,14 +120,26 @@ for package in "${packages[@]}"; do
     install+=("$package")
   fi
 done
-if [ ${#install[@]} -gt 0 ]; then
-  echo "installing ${install[*]}"
+if [ ${#install[@]} -gt 0 ] && ! command -v apt-get >/dev/null; then
+  warn "no apt-get here: install these yourself: ${install[*]}"
+elif [ ${#install[@]} -gt 0 ]; then
   apt-get update -qq
-  # nginx-light is Debian's smallest nginx; where there is none, nginx.
-  if [[ " ${install[*]} " == *" nginx-light "* ]] && ! apt-cache show nginx-light >/dev/null 2>&1; then
-    install=("${install[@]/#nginx-light/nginx}")
+  available=()
+  for package in "${install[@]}"; do
+    # nginx-light is Debian's smallest nginx; where there is none, nginx.
+    if [ "$package" = nginx-light ] && ! apt-cache show nginx-light >/dev/null 2>&1; then
+      package=nginx
+    fi
+    if apt-cache show "$package" >/dev/null 2>&1; then
+      available+=("$package")
+    else
+      warn "$package: no such package here"
+    fi
+  done
+  if [ ${#available[@]} -gt 0 ]; then
+    echo "installing ${available[*]}"
+    apt-get install -y -qq "${available[@]}" >/dev/null
   fi
-  apt-get install -y -qq "${install[@]}" >/dev/null
 fi
 if present chromium; then "${WSBENCH_CHROMIUM:-chromium}" --version 2>/dev/null | head -1 || true; fi
 if present firefox-esr; then "${WSBENCH_FIREFOX:-firefox-esr}" --version 2>/dev/null | head -1 || true; fi

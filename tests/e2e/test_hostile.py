@@ -363,11 +363,6 @@ async def post_number(
         return response.status, await response.json()
 
 
-def new_log(server: ServerProcess, since: int) -> str:
-    """What the server logged after line ``since``."""
-    return "".join(server.lines[since:])
-
-
 async def assert_still_serving(server: ServerProcess, database: Database, since: int) -> None:
     """The process is alive, fresh runs on both ports get their numbers committed, and the
     server logged no traceback since line ``since``."""
@@ -378,7 +373,7 @@ async def assert_still_serving(server: ServerProcess, database: Database, since:
     async with aiohttp.ClientSession() as session:
         assert await post_number(session, server, http_run, b"4") == (200, {"acked": 1})
     assert database.count(http_run) == 1
-    log = new_log(server, since)
+    log = server.log_since(since)
     assert "Traceback" not in log, f"the server logged a traceback:\n{log}"
 
 
@@ -411,7 +406,7 @@ async def test_a_protocol_violation_closes_the_connection_with_its_code(
 ):
     """A frame that breaks RFC 6455 (bad UTF-8: 1007, bad framing: 1002, too big: 1009) closes
     its connection with that code, stores nothing, and the server keeps serving."""
-    since, run_id = len(mysql_server.lines), database.new_run_id()
+    since, run_id = mysql_server.mark(), database.new_run_id()
     async with RawWebSocket.open(mysql_server, run_id) as websocket:
         websocket.write(b"".join(frames))
         assert await websocket.close_code() == code
@@ -431,7 +426,7 @@ async def test_an_oversized_message_closes_the_connection_with_1009(
 ):
     """A message over the frame limit, whole or in fragments, closes its connection with 1009
     (message too big), stores nothing, and the server keeps serving."""
-    since, run_id = len(mysql_server.lines), database.new_run_id()
+    since, run_id = mysql_server.mark(), database.new_run_id()
     websocket, _ = await open_run(mysql_server, run_id)
     async with websocket, asyncio.timeout(TIMEOUT):
         with contextlib.suppress(ConnectionClosed):  # the server may close while we write
@@ -500,7 +495,7 @@ async def test_rapid_connect_and_disconnect_leaves_nothing_behind(
     """200 connections opened and dropped, 20 at a time: silently, reset mid-handshake, reset
     or closed without a close frame after it, or closed cleanly. Nothing is stored, the
     server keeps serving, and it ends up holding no more sockets than before."""
-    since = len(mysql_server.lines)
+    since = mysql_server.mark()
     run_ids = [database.new_run_id() for _ in range(200)]  # one run per connection
     sockets_before = open_sockets(mysql_server)
     async with asyncio.timeout(60):
@@ -525,7 +520,7 @@ async def test_a_malformed_request_is_refused_and_the_server_stays_up(
 ):
     """A malformed handshake on the WebSocket port, or a malformed request on the HTTP port,
     gets a 4xx/5xx answer or a closed connection; nothing is stored, and no traceback."""
-    since, run_id = len(mysql_server.lines), database.new_run_id()
+    since, run_id = mysql_server.mark(), database.new_run_id()
     number = mysql_server.port if port == "ws" else mysql_server.http_port
     assert await exchange(mysql_server.host, number, data, run_id) == status
     assert database.count(run_id) == 0
@@ -543,7 +538,7 @@ async def test_a_bad_http_body_gets_a_json_error_and_stores_nothing(
 ):
     """POST /numbers with a body of the wrong type, size or content gets a 4xx JSON error
     saying why; nothing is stored and the server keeps serving."""
-    since, run_id = len(mysql_server.lines), database.new_run_id()
+    since, run_id = mysql_server.mark(), database.new_run_id()
     async with aiohttp.ClientSession() as session:
         answer_status, answer = await post_number(session, mysql_server, run_id, body, content_type)
     assert answer_status == status
@@ -626,7 +621,7 @@ async def test_valid_traffic_is_unaffected_by_a_concurrent_hostile_client(
     and until the valid clients are done), 5,000 pipelined numbers on one WebSocket and 100
     POSTs on their own runs are all acked and stored exactly once; no hostile run has a row
     and the server logs no traceback."""
-    since = len(mysql_server.lines)
+    since = mysql_server.mark()
     ws_run, http_run = database.new_run_id(), database.new_run_id()
     hostile_runs: list[str] = []
 
@@ -648,5 +643,5 @@ async def test_valid_traffic_is_unaffected_by_a_concurrent_hostile_client(
     assert database.count(http_run) == 100
     assert [database.count(run_id) for run_id in hostile_runs] == [0] * len(hostile_runs)
     assert mysql_server.process.poll() is None
-    log = new_log(mysql_server, since)
+    log = mysql_server.log_since(since)
     assert "Traceback" not in log, f"{rounds} hostile rounds; the server logged:\n{log}"

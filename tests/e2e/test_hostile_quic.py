@@ -121,7 +121,7 @@ async def assert_still_serving(server: ServerProcess, database: Database, since:
             assert await session.receive() == {"acked": 1}
         session.close()
     assert (database.numbers(http_run), database.numbers(session_run)) == ([4], [5])
-    log = "".join(server.lines[since:])
+    log = server.log_since(since)
     assert "Traceback" not in log, f"the server logged a traceback:\n{log}"
 
 
@@ -139,7 +139,7 @@ async def test_a_bad_http3_request_gets_a_json_error_and_stores_nothing(
     reason: str,
 ):
     """The same checks and answers as the HTTPS ports."""
-    since, run_id = len(quic_server.lines), database.new_run_id()
+    since, run_id = quic_server.mark(), database.new_run_id()
     async with h3(quic_server) as client:
         answer_status, answer = await post(client, run_id, body, headers, query)
     assert answer_status == status
@@ -153,7 +153,7 @@ async def test_more_requests_than_the_server_allows_at_once_are_all_answered(
 ):
     """300 POSTs at once on one connection: the server's stream limit (128) holds the rest
     back, none is refused, and each is stored once."""
-    since, run_id = len(quic_server.lines), database.new_run_id()
+    since, run_id = quic_server.mark(), database.new_run_id()
     async with h3(quic_server) as client, asyncio.timeout(60):
         answers = await asyncio.gather(
             *(
@@ -171,7 +171,7 @@ async def test_a_client_that_ignores_the_stream_limit_loses_its_connection_alone
 ):
     """A client opening more streams than the server allows breaks QUIC's rules: the server
     closes that connection (STREAM_LIMIT_ERROR) and serves everyone else."""
-    since, run_id = len(quic_server.lines), database.new_run_id()
+    since, run_id = quic_server.mark(), database.new_run_id()
     async with h3(quic_server) as client:
         client._quic._remote_max_streams_bidi = 10 * STREAM_LIMIT  # lie to our own client
         async with asyncio.timeout(30):
@@ -193,7 +193,7 @@ async def test_a_connection_beyond_max_connections_is_refused_with_the_reason(
     database: Database, start_server: Callable[..., ServerProcess]
 ):
     server = start_server(*QUIC_ARGS, "--db", MYSQL_URL, "--max-connections", "2")
-    since, run_id = len(server.lines), database.new_run_id()
+    since, run_id = server.mark(), database.new_run_id()
     async with h3(server) as first, h3(server) as second:
         for client in (first, second):
             assert (await client.request("GET", "/info"))[0] == 200
@@ -217,7 +217,7 @@ async def test_a_refused_webtransport_session_gets_its_status_and_reason(
     status: int,
     reason: str,
 ):
-    since, run_id = len(quic_server.lines), database.new_run_id()
+    since, run_id = quic_server.mark(), database.new_run_id()
     async with h3(quic_server) as client, asyncio.timeout(TIMEOUT):
         with pytest.raises(SessionRefused) as refused:
             await client.open_session(path.replace("{run}", run_id), origin)
@@ -229,7 +229,7 @@ async def test_a_refused_webtransport_session_gets_its_status_and_reason(
 async def test_more_sessions_than_a_connection_may_have_get_429(
     quic_server: ServerProcess, database: Database
 ):
-    since = len(quic_server.lines)
+    since = quic_server.mark()
     runs = [database.new_run_id() for _ in range(5)]
     async with h3(quic_server) as client:
         for run_id in runs[:4]:
@@ -245,7 +245,7 @@ async def test_more_sessions_than_a_connection_may_have_get_429(
 async def test_a_bad_line_gets_an_error_line_and_the_session_stays_usable(
     quic_server: ServerProcess, database: Database
 ):
-    since, run_id = len(quic_server.lines), database.new_run_id()
+    since, run_id = quic_server.mark(), database.new_run_id()
     async with h3(quic_server) as client:
         session = await open_session(client, run_id)
         session.send(b"1); DROP TABLE testing; --\n9223372036854775808\n7\n")
@@ -268,7 +268,7 @@ async def test_a_bad_line_gets_an_error_line_and_the_session_stays_usable(
 async def test_an_oversized_line_gets_an_error_and_the_session_closes(
     quic_server: ServerProcess, database: Database, data: bytes
 ):
-    since, run_id = len(quic_server.lines), database.new_run_id()
+    since, run_id = quic_server.mark(), database.new_run_id()
     async with h3(quic_server) as client:
         session = await open_session(client, run_id)
         session.send(data)
@@ -295,7 +295,7 @@ async def test_an_oversized_line_gets_an_error_and_the_session_closes(
 async def test_a_bad_datagram_gets_an_error_datagram(
     quic_server: ServerProcess, database: Database, data: bytes, reason: str
 ):
-    since, run_id = len(quic_server.lines), database.new_run_id()
+    since, run_id = quic_server.mark(), database.new_run_id()
     async with h3(quic_server) as client:
         session = await open_session(client, run_id)
         session.send_datagram(data)
@@ -324,7 +324,7 @@ async def test_garbage_udp_packets_leave_the_server_serving(
     """Random datagrams of every size up to 1,500 bytes, empty ones, a QUIC Initial cut short,
     and long-header packets of an unknown version: dropped (or answered with a version
     negotiation), and the server keeps serving."""
-    since = len(quic_server.lines)
+    since = quic_server.mark()
     address = urlsplit(h3_url(quic_server))
     packets = [os.urandom(size) for size in (1, 20, 100, 1200, 1500) for _ in range(20)]
     packets += [b"", truncated_initial(address.hostname or "127.0.0.1")]

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -360,6 +361,12 @@ def admin_url_of(name: str) -> str:
     return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
 
 
+def scratch_name(what: str) -> str:
+    """A scratch database's name of this test's own: sessions sharing a MariaDB (two people,
+    CI and a person) never drop each other's."""
+    return f"wsbench_pytest_{what}_{uuid.uuid4().hex[:8]}"
+
+
 def start_failure_in_scratch_database(database: Database, name: str, *statements: str) -> str:
     """Start the server on a database of the test's own, made by ``statements``, then dropped."""
     database.query(f"CREATE DATABASE IF NOT EXISTS {name}")
@@ -372,8 +379,9 @@ def start_failure_in_scratch_database(database: Database, name: str, *statements
 
 
 def test_start_up_without_the_table_says_how_to_create_it(database: Database):
-    message = start_failure_in_scratch_database(database, "wsbench_pytest_empty")
-    assert "table wsbench_pytest_empty.testing does not exist" in message
+    name = scratch_name("empty")
+    message = start_failure_in_scratch_database(database, name)
+    assert f"table {name}.testing does not exist" in message
     assert "create it with `mysql -u root < schema.sql`" in message
 
 
@@ -412,7 +420,7 @@ def apply_schema_twice(database: Database, name: str) -> None:
 
 
 def test_schema_upgrades_a_table_of_wsbench_0_2_to_the_run_seq_primary_key(database: Database):
-    name = "wsbench_pytest_upgrade"
+    name = scratch_name("upgrade")
     columns = (
         "id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, number BIGINT NOT NULL, "
         "run_id VARCHAR(64) NOT NULL, seq BIGINT UNSIGNED NOT NULL, created_at TIMESTAMP(6) "
@@ -431,7 +439,7 @@ def test_schema_upgrades_a_table_of_wsbench_0_2_to_the_run_seq_primary_key(datab
 
 
 def test_schema_makes_an_older_tables_run_ids_compare_byte_by_byte(database: Database):
-    name = "wsbench_pytest_caseless"
+    name = scratch_name("caseless")
     columns = (
         "number BIGINT NOT NULL, "
         "run_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, "
@@ -460,8 +468,9 @@ def test_schema_makes_an_older_tables_run_ids_compare_byte_by_byte(database: Dat
 
 
 def test_start_up_with_an_old_table_says_how_to_replace_it(database: Database):
+    name = scratch_name("old")
     message = start_failure_in_scratch_database(
-        database, "wsbench_pytest_old", "CREATE TABLE wsbench_pytest_old.testing (value INT)"
+        database, name, f"CREATE TABLE {name}.testing (value INT)"
     )
-    assert "table wsbench_pytest_old.testing has an old layout" in message
+    assert f"table {name}.testing has an old layout" in message
     assert "'Upgrading the table' in docs/troubleshooting.md" in message
