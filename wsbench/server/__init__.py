@@ -1,0 +1,1 @@
+"""The server: every transport into one writer, started, drained and stopped in order."""
