@@ -166,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-connections",
         type=_positive_int,
         default=Config.max_connections,
-        help="open WebSocket connections; beyond it handshakes get 503 (%(default)s)",
+        help="open connections on each port: WebSocket, HTTP/1.1, HTTPS, HTTP/2 and QUIC; "
+        "beyond it a WebSocket handshake or an HTTP/1.1 connection gets 503, an HTTPS one "
+        "waits in the accept queue, a QUIC one is closed (%(default)s)",
     )
     parser.add_argument(
         "--ping-interval",

@@ -114,6 +114,10 @@ class H3Server:
                 port,
                 configuration=configuration,
                 create_protocol=self.protocol,
+                # Stateless Retry (RFC 9000, 8.1): a client gets a connection only once it has
+                # shown it receives at its address, one round trip later. An Initial sent and
+                # abandoned, or sent from a spoofed address, costs the server no state.
+                retry=True,
             )
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:

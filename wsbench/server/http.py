@@ -6,8 +6,10 @@ Served by aiohttp: a real HTTP/1.1 server with keep-alive and request bodies, wh
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
@@ -17,10 +19,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..vocabulary import Port, Transport
 from . import http_api
+from .limits import HEADER_TIMEOUT_S, RefusalLog
 from .routes import GET_ROUTES, Answer, answer_get
 from .service import Service
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REFUSAL_LINGER_S = 1.0
 
 
 class QuietBadRequests(logging.Filter):
@@ -55,13 +59,27 @@ class HttpServer:
     async def serve(self) -> AsyncIterator[int]:
         """Listen until the context exits, finishing requests in flight; yield the port."""
         logging.getLogger("aiohttp.server").addFilter(QUIET_BAD_REQUESTS)
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # aiohttp closes a connection whose request has not fully arrived this long after it
+        # opened, or after its previous answer: the header timeout (it has no other).
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, keepalive_timeout=HEADER_TIMEOUT_S
+        )
         await runner.setup()
         try:
             config = self.service.config
-            site = web.TCPSite(runner, config.host, config.http_port, reuse_port=config.reuse_port)
-            await site.start()
-            yield runner.addresses[0][1]
+            assert runner.server is not None
+            budget = Budget(runner.server, config.max_connections)
+            listener = await asyncio.get_running_loop().create_server(
+                budget.protocol,
+                config.host,
+                config.http_port,
+                backlog=max(128, config.max_connections),
+                reuse_port=config.reuse_port,
+            )
+            try:
+                yield listener.sockets[0].getsockname()[1]
+            finally:
+                listener.close()
         finally:
             await runner.cleanup()
 
@@ -114,6 +132,52 @@ class HttpServer:
         """Prometheus metrics."""
         body, content_type = self.service.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+class Budget:
+    """At most ``limit`` connections at once: the next one is answered 503 and closed at once."""
+
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self.server = server
+        self.limit = limit
+        self.starting = 0  # protocols made whose connection_made has not run yet
+        self.refusals = RefusalLog("HTTP", limit)
+        body = json.dumps({"error": f"too many connections (limit {limit})"}).encode()
+        self.refusal = (
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+
+    def protocol(self) -> asyncio.BaseProtocol:
+        """A new connection's protocol: aiohttp's, or a refusal beyond the budget."""
+        if len(self.server.connections) + self.starting >= self.limit:
+            self.refusals.refusal()
+            return Refusal(self.refusal)
+        # asyncio runs connection_made right after this callback, which counts it from then on.
+        self.starting += 1
+        asyncio.get_running_loop().call_soon(self.started)
+        return self.server()
+
+    def started(self) -> None:
+        self.starting -= 1
+
+
+class Refusal(asyncio.Protocol):
+    """Answers 503 to a connection beyond the budget and ends it: the answer, then the end of
+    the stream, then closed once the client closes too, or REFUSAL_LINGER_S later (closing at
+    once, with the request unread, would reset the connection before the client read why)."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(self.answer)
+        transport.write_eof()
+        asyncio.get_running_loop().call_later(REFUSAL_LINGER_S, transport.abort)
+
+    def data_received(self, data: bytes) -> None:
+        """The request: already answered."""
 
 
 def to_response(answer: Answer) -> web.Response:

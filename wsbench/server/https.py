@@ -19,12 +19,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings, HTTP2Settings
 from granian.server.embed import Server
 
 from ..vocabulary import Port, Transport
 from . import http_api
+from .limits import H2_PING_INTERVAL_S, H2_PING_TIMEOUT_S, HEADER_TIMEOUT_S
 from .routes import INFO_PATH, PAGE_PATHS, RUNS_PREFIX, SCRIPTS, Answer, answer_get
 from .service import Service
+from .silence import watching
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -73,7 +76,7 @@ class HttpsServer:
                 ssl_cert=Path(self.certificate.cert),
                 ssl_key=Path(self.certificate.key),
                 log_enabled=False,  # granian would reconfigure logging for the whole process
-                backlog=1024,
+                **budget(config.max_connections),
             )
             task = asyncio.create_task(server.serve(), name=f"wsbench-{self.transport}")
             try:
@@ -82,8 +85,12 @@ class HttpsServer:
                 server.stop()  # type: ignore[no-untyped-call]
                 await asyncio.gather(task, return_exceptions=True)
                 raise
+        # hyper has no timeout for an HTTP/2 preface: on the ports that speak HTTP/2, a client
+        # silent for too long is cut off from outside (silence.py).
         try:
-            yield port
+            http1_only = self.transport is Transport.HTTP  # its header timeout is enough
+            async with contextlib.nullcontext() if http1_only else watching(port):
+                yield port
         finally:
             server.stop()  # type: ignore[no-untyped-call]
             await task
@@ -151,6 +158,25 @@ class HttpsServer:
         except http_api.BadRequest as exc:
             return http_api.rejected(self.service, self.transport, exc)
         return await http_api.commit(self.service, self.transport, row)
+
+
+def budget(max_connections: int) -> dict[str, Any]:
+    """Granian's connection budget and timeouts, from --max-connections.
+
+    Granian holds at most ``backpressure`` connections (TLS done) at once; the next ones wait in
+    the kernel's accept queue, as deep as the budget, and take the place of one that ends.
+    The timeouts make sure one does: a client that sends no request headers within
+    HEADER_TIMEOUT_S, or an HTTP/2 connection that answers no PING, is closed.
+    """
+    return {
+        "backlog": max_connections,  # granian raises it to 128 at least; the kernel caps it
+        "backpressure": max_connections,
+        "http1_settings": HTTP1Settings(header_read_timeout=HEADER_TIMEOUT_S * 1000),
+        "http2_settings": HTTP2Settings(
+            keep_alive_interval=H2_PING_INTERVAL_S * 1000,  # milliseconds
+            keep_alive_timeout=H2_PING_TIMEOUT_S,  # seconds
+        ),
+    }
 
 
 def is_get_route(path: str) -> bool:
