@@ -121,9 +121,10 @@ def log_certificate(certificate: Certificate, host: str, service: Service) -> No
     )
 
 
-def raise_open_files_limit(connections: int) -> None:
-    """Make room for ``connections`` sockets, or say why there is none."""
-    needed = connections + 256  # HTTP keep-alive connections, the database, the page
+def raise_open_files_limit(connections: int, ports: int = 1) -> None:
+    """Make room for ``connections`` sockets on each of ``ports`` TCP ports (each port has its
+    budget), or say why there is none."""
+    needed = connections * ports + 256  # the database, the page, the QUIC port
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= needed:
         return
@@ -189,7 +190,8 @@ def serve_process(
 ) -> int:
     """Serve in this process until a signal (a second one exits at once if ``hurry``)."""
     setup_logging(config, process)
-    raise_open_files_limit(config.max_connections)
+    # The WebSocket and HTTP ports; with --tls, the HTTP/2 port and HTTP/3's TCP twin too.
+    raise_open_files_limit(config.max_connections, 4 if config.tls else 2)
     warn_about_exposure(config)
     try:
         asyncio.run(_main(config, signals, hurry))
